@@ -1,0 +1,257 @@
+"""The :class:`Dataset`: spectrograms, labels, groups, clip names, provenance, content hash.
+
+A dataset is immutable once built. It is saved as a plain ``.npz`` (no pickled objects anywhere):
+``X`` float32 (N, n_mels, n_frames), ``y`` and ``groups`` as unicode arrays (absent when unknown),
+``names`` as a unicode array and ``provenance`` as a JSON string.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sndiag.errors import DataError, ShapeError
+
+__all__ = ["Dataset", "Skipped"]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A clip that was not turned into a spectrogram, and why.
+
+    Examples
+    --------
+    >>> Skipped("a.wav", "not audio").to_dict()
+    {'name': 'a.wav', 'reason': 'not audio'}
+    """
+
+    name: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "reason": self.reason}
+
+
+def _as_str_array(values: Sequence[Any] | np.ndarray | None, n: int, what: str) -> np.ndarray | None:
+    if values is None:
+        return None
+    arr = np.asarray(values)
+    if arr.dtype == object or arr.dtype.kind in "biufUS":
+        arr = np.array([str(v) for v in arr.ravel()], dtype=str)
+    else:
+        raise DataError(f"{what} has dtype {arr.dtype}; give integers or strings")
+    if arr.shape != (n,):
+        raise ShapeError(f"{what} has {arr.size} entries but X has {n} clips; they must match")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Spectrogram images with their labels, groups, names and provenance.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n_clips, n_mels, n_frames), dtype=float32]
+        Finite spectrogram images (converted to float32 C-contiguous on construction).
+    y : np.ndarray [shape=(n_clips,)] or None
+        Class labels as strings; ``None`` when the data is unlabelled.
+    groups : np.ndarray [shape=(n_clips,)] or None
+        Group of each clip (e.g. speaker) as strings, used for group-wise cross-validation.
+    names : np.ndarray [shape=(n_clips,)] or None
+        Clip names (file paths relative to the source); defaults to ``clip0000`` ...
+    provenance : dict
+        JSON-ready description of where the data came from and every extraction parameter.
+    skipped : tuple of Skipped
+        Clips that could not be used, with the reason.
+
+    Attributes
+    ----------
+    content_hash : str
+        SHA-256 over X, y, groups and names: two datasets with the same hash hold the same data.
+
+    Examples
+    --------
+    >>> X = np.zeros((2, 3, 4), dtype=np.float32)
+    >>> ds = Dataset(X, y=["a", "b"], provenance={"source": "doc"})
+    >>> ds.n_clips, ds.shape, list(ds.classes)
+    (2, (3, 4), ['a', 'b'])
+    >>> len(ds.content_hash)
+    64
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    names: np.ndarray | None = None
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    skipped: tuple[Skipped, ...] = ()
+
+    def __post_init__(self) -> None:
+        X = np.asarray(self.X)
+        if X.dtype == object:
+            raise DataError("X holds Python objects; give a numeric array")
+        if X.dtype.kind not in "biuf":
+            raise DataError(f"X has dtype {X.dtype}; give real numbers (float or int)")
+        if X.ndim != 3:
+            raise ShapeError(f"X has shape {X.shape}; expected (n_clips, n_mels, n_frames)")
+        if X.shape[0] == 0:
+            raise DataError("X holds no clips; give at least one")
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        bad = ~np.isfinite(X)
+        if bad.any():
+            first = [tuple(int(i) for i in p) for p in np.argwhere(bad)[:3]]
+            raise DataError(
+                f"X has {int(bad.sum())} NaN/Inf values (first at {first}); "
+                "fix the source or load with nan_policy='zero'"
+            )
+        n = X.shape[0]
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "y", _as_str_array(self.y, n, "y"))
+        object.__setattr__(self, "groups", _as_str_array(self.groups, n, "groups"))
+        names = self.names if self.names is not None else [f"clip{i:04d}" for i in range(n)]
+        object.__setattr__(self, "names", _as_str_array(names, n, "names"))
+        object.__setattr__(self, "provenance", json.loads(json.dumps(dict(self.provenance))))
+        object.__setattr__(self, "skipped", tuple(self.skipped))
+
+    # -- derived --------------------------------------------------------------------------
+    @property
+    def n_clips(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_mels, n_frames)`` of one image."""
+        return (int(self.X.shape[1]), int(self.X.shape[2]))
+
+    @property
+    def classes(self) -> np.ndarray:
+        """Sorted unique labels (empty when unlabelled)."""
+        return np.array([], dtype=str) if self.y is None else np.unique(self.y)
+
+    @property
+    def class_counts(self) -> dict[str, int]:
+        if self.y is None:
+            return {}
+        labels, counts = np.unique(self.y, return_counts=True)
+        return {str(k): int(v) for k, v in zip(labels, counts, strict=True)}
+
+    @property
+    def content_hash(self) -> str:
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            h = hashlib.sha256()
+            h.update(repr(self.X.shape).encode())
+            h.update(self.X.tobytes())
+            for part in (self.y, self.groups, self.names):
+                h.update(b"\x00" if part is None else "\x1f".join(part.tolist()).encode())
+                h.update(b"\x1e")
+            cached = h.hexdigest()
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    @property
+    def name(self) -> str:
+        """Human name: provenance ``name`` or ``source``, else the short hash."""
+        return str(self.provenance.get("name") or self.provenance.get("source") or self.content_hash[:12])
+
+    @property
+    def is_synthetic(self) -> bool:
+        return bool(self.provenance.get("synthetic", False))
+
+    def subset(self, index: np.ndarray | Sequence[int]) -> Dataset:
+        """Dataset of the clips at ``index`` (same provenance, no skipped list)."""
+        idx = np.asarray(index)
+        pick = (lambda a: None if a is None else a[idx])
+        return Dataset(self.X[idx], y=pick(self.y), groups=pick(self.groups), names=pick(self.names),
+                       provenance=self.provenance)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready summary: size, shape, classes, groups, value range, scale guess."""
+        X = self.X
+        return {
+            "name": self.name,
+            "content_hash": self.content_hash,
+            "n_clips": self.n_clips,
+            "shape": list(self.shape),
+            "classes": self.class_counts,
+            "n_groups": 0 if self.groups is None else int(np.unique(self.groups).size),
+            "min": float(X.min()),
+            "max": float(X.max()),
+            "scale_guess": guess_scale(X),
+            "synthetic": self.is_synthetic,
+            "n_skipped": len(self.skipped),
+        }
+
+    # -- persistence ----------------------------------------------------------------------
+    def to_npz_bytes(self) -> bytes:
+        """The dataset as ``.npz`` bytes (see :meth:`save`)."""
+        buf = io.BytesIO()
+        arrays: dict[str, np.ndarray] = {"X": self.X, "names": self.names}
+        if self.y is not None:
+            arrays["y"] = self.y
+        if self.groups is not None:
+            arrays["groups"] = self.groups
+        meta = {"provenance": self.provenance, "skipped": [s.to_dict() for s in self.skipped]}
+        arrays["meta"] = np.array(json.dumps(meta))
+        np.savez(buf, **arrays)
+        return buf.getvalue()
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the dataset to ``path`` (``.npz``) atomically; return the path.
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> ds = Dataset(np.ones((1, 2, 2)))
+        >>> p = ds.save(os.path.join(tempfile.mkdtemp(), "d.npz"))
+        >>> Dataset.load(p).content_hash == ds.content_hash
+        True
+        """
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(self.to_npz_bytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | io.BytesIO) -> Dataset:
+        """Read a dataset written by :meth:`save` (never unpickles anything).
+
+        Plain array files (``.npy``, or ``.npz`` without sndiag metadata) go through
+        :func:`sndiag.ingest.load_arrays`, which accepts more layouts.
+        """
+        from sndiag.ingest import load_arrays
+
+        return load_arrays(path)
+
+
+def guess_scale(X: np.ndarray) -> str:
+    """Guess whether spectrogram values are linear power/magnitude or decibels.
+
+    Negative values with a range below ~200 look like dB; non-negative heavy-tailed values look
+    linear.
+
+    Examples
+    --------
+    >>> guess_scale(np.array([[-80.0, -3.0]]))
+    'db'
+    >>> guess_scale(np.array([[0.0, 0.01, 1954.0]]))
+    'linear'
+    """
+    lo, hi = float(np.min(X)), float(np.max(X))
+    if lo < 0 and hi - lo <= 250:
+        return "db"
+    if lo >= 0:
+        return "linear"
+    return "unknown"
