@@ -1,0 +1,261 @@
+"""Persistent dataset store: datasets by content hash, written atomically, verified on load.
+
+Layout of a :class:`FileStore` rooted at ``root``::
+
+    root/
+      <content_hash>.npz          the dataset (Dataset.to_npz_bytes)
+      <content_hash>.json         entry metadata: name, created, n_clips, shape, classes, ...
+      <content_hash>.<kind>.json  attachments (e.g. experiment results), also atomic
+
+Every file is written to a temporary name in the same folder, flushed, fsynced and renamed, so a
+process killed mid-write leaves either the old state or the new one, never a torn file. Loading
+re-hashes the dataset and refuses an entry whose content does not match its name.
+
+:class:`MemoryStore` has the same interface and keeps everything in a dict: the test double.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sndiag.dataset import Dataset
+from sndiag.errors import DataError, StoreError
+
+__all__ = ["DatasetStore", "FileStore", "MemoryStore", "StoreEntry", "default_store", "open_store"]
+
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+_KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+@dataclass(frozen=True)
+class StoreEntry:
+    """What the store knows of a dataset without loading it."""
+
+    dataset_id: str
+    name: str
+    created: str
+    n_clips: int
+    shape: tuple[int, int]
+    n_classes: int
+    synthetic: bool
+
+    @classmethod
+    def for_dataset(cls, ds: Dataset, *, name: str | None = None) -> StoreEntry:
+        return cls(
+            dataset_id=ds.content_hash,
+            name=name or ds.name,
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            n_clips=ds.n_clips,
+            shape=ds.shape,
+            n_classes=len(ds.classes),
+            synthetic=ds.is_synthetic,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["shape"] = list(self.shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StoreEntry:
+        return cls(**{**d, "shape": tuple(d["shape"])})
+
+
+class DatasetStore(Protocol):
+    """What the dashboard needs from a store."""
+
+    def put(self, ds: Dataset, *, name: str | None = None) -> StoreEntry: ...
+    def get(self, dataset_id: str) -> Dataset: ...
+    def entries(self) -> list[StoreEntry]: ...
+    def __contains__(self, dataset_id: object) -> bool: ...
+    def put_attachment(self, dataset_id: str, kind: str, payload: dict[str, Any]) -> None: ...
+    def get_attachment(self, dataset_id: str, kind: str) -> dict[str, Any] | None: ...
+
+
+def _check_id(dataset_id: str) -> str:
+    if not isinstance(dataset_id, str) or not _HASH.match(dataset_id):
+        raise StoreError(f"dataset id {dataset_id!r} is not a 64-character hex content hash")
+    return dataset_id
+
+
+def _check_kind(kind: str) -> str:
+    if not _KIND.match(kind):
+        raise StoreError(f"attachment kind {kind!r} must be lower-case letters, digits, - or _")
+    return kind
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class FileStore:
+    """Datasets on disk under ``root``, by content hash.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> store = FileStore(tempfile.mkdtemp())
+    >>> entry = store.put(Dataset(np.ones((2, 3, 4)), provenance={"name": "ones"}))
+    >>> [e.name for e in store.entries()], store.get(entry.dataset_id).n_clips
+    (['ones'], 2)
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store folder {self.root}: {exc.strerror}; "
+                             "set SNDIAG_STORE to a writable folder") from None
+
+    def _paths(self, dataset_id: str) -> tuple[Path, Path]:
+        _check_id(dataset_id)
+        return self.root / f"{dataset_id}.npz", self.root / f"{dataset_id}.json"
+
+    def put(self, ds: Dataset, *, name: str | None = None) -> StoreEntry:
+        """Store ``ds`` (idempotent: the same content is written once) and return its entry."""
+        data_path, meta_path = self._paths(ds.content_hash)
+        if data_path.exists() and meta_path.exists():
+            return self._entry(meta_path)
+        entry = StoreEntry.for_dataset(ds, name=name)
+        try:
+            _atomic_write(data_path, ds.to_npz_bytes())
+            # The metadata goes last: an entry is listed only once its data is complete.
+            _atomic_write(meta_path, json.dumps(entry.to_dict()).encode())
+        except OSError as exc:
+            raise StoreError(f"cannot write to the store at {self.root}: {exc.strerror}; "
+                             "check free disk space and permissions") from None
+        return entry
+
+    def get(self, dataset_id: str) -> Dataset:
+        """Load a dataset, verifying its content against its id."""
+        data_path, _ = self._paths(dataset_id)
+        if not data_path.exists():
+            raise StoreError(f"no dataset {dataset_id[:12]}… in the store; it may have been "
+                             "created on another server — load the data again")
+        try:
+            ds = Dataset.load(data_path)
+        except (DataError, OSError, ValueError) as exc:
+            raise StoreError(f"store entry {dataset_id[:12]}… is unreadable ({exc}); "
+                             "load the data again") from None
+        if ds.content_hash != dataset_id:
+            raise StoreError(f"store entry {dataset_id[:12]}… does not match its content hash; "
+                             "it was modified on disk — load the data again")
+        return ds
+
+    def _entry(self, meta_path: Path) -> StoreEntry:
+        return StoreEntry.from_dict(json.loads(meta_path.read_text()))
+
+    def entries(self) -> list[StoreEntry]:
+        """Complete entries, newest first; torn or foreign files are ignored."""
+        out = []
+        for meta_path in self.root.glob("*.json"):
+            stem = meta_path.name[: -len(".json")]
+            if not _HASH.match(stem) or not (self.root / f"{stem}.npz").exists():
+                continue
+            try:
+                out.append(self._entry(meta_path))
+            except (OSError, ValueError, TypeError, KeyError):
+                continue
+        return sorted(out, key=lambda e: e.created, reverse=True)
+
+    def __contains__(self, dataset_id: object) -> bool:
+        if not isinstance(dataset_id, str) or not _HASH.match(dataset_id):
+            return False
+        data_path, meta_path = self._paths(dataset_id)
+        return data_path.exists() and meta_path.exists()
+
+    def put_attachment(self, dataset_id: str, kind: str, payload: dict[str, Any]) -> None:
+        """Store JSON ``payload`` (e.g. experiment results) beside a dataset."""
+        _check_id(dataset_id)
+        path = self.root / f"{dataset_id}.{_check_kind(kind)}.json"
+        _atomic_write(path, json.dumps(payload).encode())
+
+    def get_attachment(self, dataset_id: str, kind: str) -> dict[str, Any] | None:
+        _check_id(dataset_id)
+        path = self.root / f"{dataset_id}.{_check_kind(kind)}.json"
+        if not path.exists():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+
+
+class MemoryStore:
+    """In-memory store with the :class:`FileStore` interface (tests, ephemeral sessions).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> store = MemoryStore()
+    >>> e = store.put(Dataset(np.zeros((1, 2, 2))))
+    >>> e.dataset_id in store
+    True
+    """
+
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[bytes, StoreEntry]] = {}
+        self._attachments: dict[tuple[str, str], str] = {}
+
+    def put(self, ds: Dataset, *, name: str | None = None) -> StoreEntry:
+        if ds.content_hash not in self._data:
+            self._data[ds.content_hash] = (ds.to_npz_bytes(), StoreEntry.for_dataset(ds, name=name))
+        return self._data[ds.content_hash][1]
+
+    def get(self, dataset_id: str) -> Dataset:
+        _check_id(dataset_id)
+        if dataset_id not in self._data:
+            raise StoreError(f"no dataset {dataset_id[:12]}… in the store; load the data again")
+        import io
+
+        return Dataset.load(io.BytesIO(self._data[dataset_id][0]))
+
+    def entries(self) -> list[StoreEntry]:
+        return sorted((e for _, e in self._data.values()), key=lambda e: e.created, reverse=True)
+
+    def __contains__(self, dataset_id: object) -> bool:
+        return dataset_id in self._data
+
+    def put_attachment(self, dataset_id: str, kind: str, payload: dict[str, Any]) -> None:
+        self._attachments[(_check_id(dataset_id), _check_kind(kind))] = json.dumps(payload)
+
+    def get_attachment(self, dataset_id: str, kind: str) -> dict[str, Any] | None:
+        raw = self._attachments.get((_check_id(dataset_id), _check_kind(kind)))
+        return None if raw is None else json.loads(raw)
+
+
+def default_store(env: dict[str, str] | None = None) -> FileStore:
+    """The store at ``$SNDIAG_STORE``, default ``./.sndiag/store`` under the working directory."""
+    env = dict(os.environ) if env is None else env
+    return FileStore(env.get("SNDIAG_STORE") or Path.cwd() / ".sndiag" / "store")
+
+
+def open_store(location: str | os.PathLike[str] | None) -> DatasetStore:
+    """``":memory:"`` gives a :class:`MemoryStore`, a path a :class:`FileStore`, None the default."""
+    if location is None:
+        return default_store()
+    if str(location) == ":memory:":
+        return MemoryStore()
+    return FileStore(location)
