@@ -16,4 +16,5 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 .venv/bin/ruff check sndiag tests pages app.py benchmarks
+.venv/bin/hadolint Dockerfile
 .venv/bin/python -m pytest "$@"

@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1
+# sndiag dashboard image. Build: docker build -t sndiag .   Run: docker run -p 8501:8501 -v sndiag-store:/data sndiag
+
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+COPY requirements.txt pyproject.toml README.md ./
+COPY sndiag ./sndiag
+# requirements.txt ends with "-e ." for development; the image installs the package itself.
+RUN grep -v '^-e ' requirements.txt > /tmp/req.txt \
+    && pip install -r /tmp/req.txt \
+    && pip install --no-deps .
+
+FROM python:3.11-slim
+# libsndfile reads wav/flac/ogg/aiff/mp3 (soundfile also ships its own); ffmpeg decodes anything else.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libsndfile1 ffmpeg curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --gid 10001 sndiag \
+    && useradd --create-home --uid 10001 --gid 10001 sndiag \
+    && mkdir -p /data \
+    && chown sndiag:sndiag /data
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY --chown=sndiag:sndiag app.py ./
+COPY --chown=sndiag:sndiag pages ./pages
+COPY --chown=sndiag:sndiag .streamlit ./.streamlit
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    SNDIAG_STORE=/data/store \
+    NUMBA_CACHE_DIR=/tmp/numba \
+    MPLCONFIGDIR=/tmp/mpl
+USER 10001:10001
+VOLUME ["/data"]
+EXPOSE 8501
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["curl", "-fsS", "http://localhost:8501/_stcore/health"]
+ENTRYPOINT ["streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501"]

@@ -1,0 +1,213 @@
+"""The ``sndiag`` command line: extract, stats, demo, scale, scalers, compare.
+
+Every command reads and writes plain files; errors on bad input are one line on stderr with a
+non-zero exit code (2), never a traceback.
+
+Examples
+--------
+::
+
+    sndiag demo -o demo.npz
+    sndiag extract recordings/ --label-regex '(?P<label>\\d)_(?P<group>[a-z]+)_\\d+\\.wav' -o fsdd.npz
+    sndiag stats fsdd.npz --json
+    sndiag scale fsdd.npz --scaler std_floor --floor-percentile 25 --mask-snr 0.5 -o params.npz
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from sndiag.errors import SndiagError
+
+app = typer.Typer(
+    name="sndiag",
+    help="Should I normalize my spectrograms, and how? Scaling diagnostics for audio ML.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+OutOpt = Annotated[Path, typer.Option("-o", "--output", help="Output file.")]
+
+
+def _progress(description: str):
+    """A rich progress bar that fits sndiag's ``progress(done, total)`` callbacks."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), transient=True, disable=not sys.stderr.isatty(),
+    )
+    task = bar.add_task(description, total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+def _echo_json(payload: Any) -> None:
+    typer.echo(json.dumps(payload, indent=2))
+
+
+@app.command()
+def extract(
+    src: Annotated[list[Path], typer.Argument(help="Audio files, folders or .zip archives.")],
+    output: OutOpt,
+    label_regex: Annotated[str | None, typer.Option(
+        help="Regex on file names with named groups 'label' and optional 'group'.")] = None,
+    labels_csv: Annotated[Path | None, typer.Option(help="CSV manifest path,label[,group].")] = None,
+    no_labels: Annotated[bool, typer.Option(help="Do not take labels from folder names.")] = False,
+    sr: Annotated[int, typer.Option(help="Target sample rate (Hz).")] = 22050,
+    n_fft: Annotated[int, typer.Option(help="FFT window (samples).")] = 2048,
+    hop: Annotated[int, typer.Option("--hop", help="Hop length (samples).")] = 512,
+    n_mels: Annotated[int, typer.Option(help="Mel bands (rows).")] = 60,
+    n_frames: Annotated[int, typer.Option(help="Frames (columns); pad or crop to this.")] = 130,
+    fmin: Annotated[float, typer.Option(help="Lowest mel frequency (Hz).")] = 0.0,
+    fmax: Annotated[float | None, typer.Option(help="Highest mel frequency (Hz); default sr/2.")] = None,
+    power: Annotated[float, typer.Option(help="Magnitude exponent (2 = power).")] = 2.0,
+    scale: Annotated[str, typer.Option(help="Output scale: power or db.")] = "power",
+    align: Annotated[str, typer.Option(help="Pad/crop keeping the start or the center.")] = "start",
+    cache: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
+    jobs: Annotated[int, typer.Option(help="Parallel decoding threads.")] = 2,
+) -> None:
+    """Turn audio clips into an (N, n_mels, n_frames) dataset (.npz)."""
+    from sndiag.config import Limits, SpectrogramConfig
+    from sndiag.ingest import from_files, from_folder, from_zip
+    from sndiag.spectrogram import DiskCache
+
+    config = SpectrogramConfig(sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels,
+                               n_frames=n_frames, fmin=fmin, fmax=fmax, power=power,
+                               scale=scale, align=align)  # type: ignore[arg-type]
+    kw: dict[str, Any] = dict(config=config, label_regex=label_regex, labels_csv=labels_csv,
+                              cache=DiskCache(cache) if cache else None, limits=Limits.from_env(),
+                              n_jobs=jobs)
+    if no_labels:
+        kw["labels"] = "none"
+    for p in src:
+        if not p.exists():
+            raise SndiagError(f"{p} does not exist; give audio files, a folder or a .zip")
+    bar, update = _progress("extracting")
+    with bar:
+        if len(src) == 1 and src[0].is_dir():
+            ds = from_folder(src[0], progress=update, **kw)
+        elif len(src) == 1 and src[0].suffix.lower() == ".zip":
+            ds = from_zip(src[0], progress=update, **kw)
+        else:
+            ds = from_files([str(p) for p in src], progress=update, **kw)
+    ds.save(output)
+    for s in ds.skipped[:20]:
+        typer.echo(f"skipped {s.name}: {s.reason}", err=True)
+    if len(ds.skipped) > 20:
+        typer.echo(f"... and {len(ds.skipped) - 20} more skipped", err=True)
+    n_groups = 0 if ds.groups is None else len(np.unique(ds.groups))
+    typer.echo(f"wrote {output}: X {ds.X.shape}, {len(ds.classes)} labels, {n_groups} groups, "
+               f"{len(ds.skipped)} skipped, hash {ds.content_hash[:12]}")
+
+
+@app.command()
+def stats(
+    input: Annotated[Path, typer.Argument(help="Dataset .npz/.npy.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write PixelStats .npz.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    csv: Annotated[Path | None, typer.Option(help="Write per-pixel statistics as CSV.")] = None,
+    chunk_size: Annotated[int, typer.Option(help="Clips per streaming chunk.")] = 512,
+) -> None:
+    """Per-pixel and per-row scaling statistics (mean, std, SNR, quantiles, Fisher)."""
+    from sndiag.ingest import load_arrays
+    from sndiag.stats import compute_stats
+
+    ds = load_arrays(input)
+    st = compute_stats(ds.X, ds.y, chunk_size=chunk_size)
+    if output:
+        st.to_npz(output)
+    if csv:
+        csv.write_text(st.to_csv())
+    if as_json:
+        _echo_json({"dataset": ds.summary(), **st.to_json_summary()})
+        return
+    s = st.to_json_summary()
+    row_snr = np.asarray(s["row_snr"])
+    typer.echo(f"{ds.name}: n={ds.n_clips}, shape={ds.shape}, values {s['global_min']:.4g}.."
+               f"{s['global_max']:.4g}")
+    typer.echo(f"pixel mean {st.mean.min():.4g}..{st.mean.max():.4g}, "
+               f"pixel std {st.std.min():.4g}..{st.std.max():.4g}, "
+               f"zero-std pixels {int(st.zero_std.sum())}")
+    worst = np.argsort(row_snr)[:5]
+    typer.echo("lowest-SNR rows: " + ", ".join(f"{i} ({row_snr[i]:.2f})" for i in worst))
+
+
+@app.command()
+def demo(output: OutOpt, seed: Annotated[int, typer.Option(help="Random seed.")] = 0) -> None:
+    """Write the built-in synthetic demo dataset."""
+    from sndiag.demo import make_demo
+
+    ds = make_demo(seed=seed)
+    ds.save(output)
+    typer.echo(f"wrote {output}: synthetic demo, X {ds.X.shape}, {len(ds.classes)} classes")
+
+
+@app.command()
+def scalers() -> None:
+    """List the scaler names and what each does."""
+    from sndiag.scalers import SCALERS
+
+    width = max(map(len, SCALERS))
+    for name, info in SCALERS.items():
+        typer.echo(f"{name:<{width}}  {info.description}")
+
+
+@app.command()
+def scale(
+    input: Annotated[Path, typer.Argument(help="Training dataset .npz/.npy.")],
+    output: OutOpt,
+    scaler: Annotated[str, typer.Option(help="Scaler name (see `sndiag scalers`); a+b composes.")],
+    std_floor: Annotated[float | None, typer.Option(help="Absolute std floor (std_floor).")] = None,
+    floor_percentile: Annotated[float | None, typer.Option(
+        help="Std floor as a percentile of the std map (std_floor).")] = None,
+    mask_snr: Annotated[float | None, typer.Option(help="Mask rows with SNR below this.")] = None,
+    mask_percentile: Annotated[float | None, typer.Option(
+        help="Mask rows with SNR below this percentile.")] = None,
+    mask_rows: Annotated[str | None, typer.Option(help="Rows to mask, e.g. '0-4,17'.")] = None,
+) -> None:
+    """Fit a scaler (and optional mask) on a training set; write its parameters (.npz or .json)."""
+    from sndiag.export import fit_and_export
+    from sndiag.ingest import load_arrays
+
+    params: dict[str, Any] = {}
+    if std_floor is not None:
+        params["floor"] = std_floor
+    if floor_percentile is not None:
+        params["floor_percentile"] = floor_percentile
+    ds = load_arrays(input)
+    result = fit_and_export(ds, scaler=scaler, scaler_params=params, mask_snr=mask_snr,
+                            mask_percentile=mask_percentile, mask_rows=mask_rows, path=output)
+    typer.echo(f"wrote {output}: {result}")
+
+
+def main() -> None:
+    """Entry point: typer reports usage errors itself; sndiag errors become one line, exit 2."""
+    try:
+        app()
+    except SndiagError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise SystemExit(130) from None
+    except OSError as exc:
+        typer.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        raise SystemExit(2) from None
+    except Exception as exc:  # noqa: BLE001 - last line of defence: one line, never a traceback
+        typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (please report this)", err=True)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
