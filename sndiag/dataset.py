@@ -169,7 +169,10 @@ class Dataset:
     def subset(self, index: np.ndarray | Sequence[int]) -> Dataset:
         """Dataset of the clips at ``index`` (same provenance, no skipped list)."""
         idx = np.asarray(index)
-        pick = (lambda a: None if a is None else a[idx])
+
+        def pick(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[idx]
+
         return Dataset(self.X[idx], y=pick(self.y), groups=pick(self.groups), names=pick(self.names),
                        provenance=self.provenance)
 

@@ -1,0 +1,1 @@
+"""Performance benchmarks: ratios against baselines measured in the same run (never pass/fail)."""
