@@ -80,6 +80,9 @@ class SpectrogramConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ParameterError(f"{name}={value!r} must be a positive integer")
+        if self.n_fft % 2:
+            raise ParameterError(f"n_fft={self.n_fft} must be even (librosa drops a frame for odd "
+                                 "n_fft); use e.g. 2048")
         if self.sr < 1000 or self.sr > 192_000:
             raise ParameterError(f"sr={self.sr} must be between 1000 and 192000 Hz")
         nyquist = self.sr / 2

@@ -81,7 +81,7 @@ class Dataset:
     --------
     >>> X = np.zeros((2, 3, 4), dtype=np.float32)
     >>> ds = Dataset(X, y=["a", "b"], provenance={"source": "doc"})
-    >>> ds.n_clips, ds.shape, list(ds.classes)
+    >>> ds.n_clips, ds.shape, ds.classes.tolist()
     (2, (3, 4), ['a', 'b'])
     >>> len(ds.content_hash)
     64
@@ -173,8 +173,13 @@ class Dataset:
         def pick(a: np.ndarray | None) -> np.ndarray | None:
             return None if a is None else a[idx]
 
+        provenance = {**self.provenance, "subset_of": self.content_hash}
+        durations = provenance.get("durations")
+        if isinstance(durations, dict) and isinstance(durations.get("seconds"), list):
+            seconds = np.asarray(durations["seconds"])[idx].tolist()
+            provenance["durations"] = {**durations, "seconds": seconds}
         return Dataset(self.X[idx], y=pick(self.y), groups=pick(self.groups), names=pick(self.names),
-                       provenance=self.provenance)
+                       provenance=provenance)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary: size, shape, classes, groups, value range, scale guess."""

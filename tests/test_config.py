@@ -21,6 +21,7 @@ def test_config_default_is_3_seconds_of_60x130():
         ({"scale": "log"}, "scale='log'"),
         ({"align": "end"}, "align='end'"),
         ({"power": 0}, "power=0"),
+        ({"n_fft": 2047}, "must be even"),
         ({"n_mels": 2000, "n_fft": 512}, "n_mels=2000"),
     ],
 )
