@@ -1,0 +1,480 @@
+"""What a scaler does to the data: the computation behind the dashboard's Scalers page.
+
+:func:`evaluate_scaler` fits one registered scaler (see :mod:`sndiag.scalers`) on training
+spectrograms and measures the result: per-pixel mean and std of the transformed data, the noise
+gain map (how much the scaler multiplies a small perturbation of each pixel), one example clip
+before and after, bounded value samples for histograms, the rows with the highest gain, and a
+one-line plain-language :func:`describe_effect` reading about the low-SNR rows, which is where
+per-pixel standardization goes wrong: ``1 / std`` is large exactly where the std is all noise.
+
+Pages only draw what :class:`ScalerEffect` holds; they compute no statistics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sndiag.errors import DataError, ParameterError, ShapeError
+from sndiag.figures import subsample_values
+from sndiag.masks import Mask, format_ranges
+from sndiag.stats import PixelStats, compute_stats
+
+__all__ = ["ScalerEffect", "compare_effects", "describe_effect", "evaluate_scaler", "format_gain"]
+
+#: Share of rows called "low-SNR" when no threshold is given.
+LOW_SNR_SHARE = 0.10
+#: Rows whose SNR is within this factor of the lowest 10% count as low-SNR too.
+LOW_SNR_TIES = 1.25
+#: A step by more than this factor in the sorted row SNRs separates low-SNR rows from the rest.
+LOW_SNR_JUMP = 1.5
+#: Gain ratio (low-SNR rows / high-SNR rows) beyond which a reading says "amplified"/"damped".
+RATIO_NOTABLE = 1.5
+#: Number of rows listed in :attr:`ScalerEffect.worst_rows`.
+N_WORST_ROWS = 5
+
+
+@dataclass(frozen=True, eq=False)
+class ScalerEffect:
+    """A fitted scaler and what it does to the training data.
+
+    Attributes
+    ----------
+    name, title, description : str
+        Registry name (e.g. ``"standard"``, ``"db+band"``), short title and one-line description.
+    scaler : sklearn transformer
+        The scaler fitted on the (masked) training data.
+    example_before, example_after : np.ndarray [shape=(n_mels, n_frames)]
+        One training clip as given, and after mask and scaler.
+    mean_after, std_after : np.ndarray [shape=(n_mels, n_frames)]
+        Per-pixel mean and std of the transformed training data (NaN where it is not finite).
+    gain : np.ndarray [shape=(n_mels, n_frames)]
+        Noise gain of the scaler (``scaler.gain_map(X)``): the factor applied to a small
+        perturbation of each pixel.
+    hist_before, hist_after : np.ndarray [shape=(<= 200000,)]
+        Random finite values of the data before and after (:func:`~sndiag.figures.subsample_values`).
+    reading : str
+        One plain-language line from :func:`describe_effect`.
+    worst_rows : list of (int, float)
+        The rows with the highest median gain over their non-constant pixels, highest first
+        (masked and constant rows excluded).
+    finite : bool
+        False when the transformed data holds NaN or Inf.
+    params : dict
+        Parameters given to :func:`sndiag.scalers.make_scaler`.
+    masked_rows : np.ndarray [shape=(n_mels,), dtype=bool] or None
+        Rows zeroed by the mask before fitting.
+    """
+
+    name: str
+    title: str
+    description: str
+    scaler: Any
+    example_before: np.ndarray
+    example_after: np.ndarray
+    mean_after: np.ndarray
+    std_after: np.ndarray
+    gain: np.ndarray
+    hist_before: np.ndarray
+    hist_after: np.ndarray
+    reading: str
+    worst_rows: list[tuple[int, float]]
+    finite: bool
+    params: dict[str, Any] = field(default_factory=dict)
+    masked_rows: np.ndarray | None = None
+
+
+# -- reading ---------------------------------------------------------------------------------
+def format_gain(g: float) -> str:
+    """A gain factor in compact text: 12, 1.1, 0.05, 1,234, 3.2e5, 2e-4.
+
+    Examples
+    --------
+    >>> [format_gain(g) for g in (12.0, 1.1, 0.05, 1234.0, 3.2e5, 2e-4, 0.0)]
+    ['12', '1.1', '0.05', '1,234', '3.2e5', '2e-4', '0']
+    """
+    if not math.isfinite(g):
+        return "inf" if g > 0 else "nan"
+    a = abs(g)
+    if a == 0:
+        return "0"
+    if 0.01 <= a < 100:
+        return f"{g:.2g}"
+    if 100 <= a < 10_000:
+        return f"{g:,.0f}"
+    mant, exp = f"{g:.1e}".split("e")
+    return f"{mant.rstrip('0').rstrip('.')}e{int(exp)}"
+
+
+def _rows(idx: Iterable[int]) -> str:
+    """``"row 3"`` or ``"rows 0-4, 17"``."""
+    idx = [int(i) for i in idx]
+    return f"{'row' if len(idx) == 1 else 'rows'} {format_ranges(idx)}"
+
+
+def _row_gain(gain: np.ndarray, ignore: np.ndarray | None = None) -> np.ndarray:
+    """Median gain per row over finite pixels not in ``ignore``; NaN for rows without any."""
+    G = np.where(np.isfinite(gain), gain, np.nan)
+    if ignore is not None:
+        G[ignore] = np.nan
+    out = np.full(G.shape[0], np.nan)
+    ok = ~np.isnan(G).all(axis=1)
+    out[ok] = np.nanmedian(G[ok], axis=1)
+    return out
+
+
+def _group_gain(gain: np.ndarray, rows: np.ndarray) -> float:
+    """Median gain over the finite pixels of ``rows`` (NaN marks ignored pixels)."""
+    vals = gain[rows].ravel()
+    vals = vals[np.isfinite(vals)]
+    return float(np.median(vals)) if vals.size else math.nan
+
+
+def _as_row_flags(masked_rows: Any, n: int) -> np.ndarray:
+    if masked_rows is None:
+        return np.zeros(n, dtype=bool)
+    arr = np.asarray(masked_rows)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            raise ShapeError(f"masked_rows has shape {arr.shape}; expected ({n},) booleans")
+        return arr.copy()
+    flags = np.zeros(n, dtype=bool)
+    idx = arr.astype(int).ravel()
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise ParameterError(f"masked_rows holds rows outside 0..{n - 1}")
+    flags[idx] = True
+    return flags
+
+
+def _lowest_rows(order: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The low-SNR rows among ``order`` (rows sorted by ascending |SNR| ``v``).
+
+    Start from the lowest 10%; cut them at the last jump (next SNR more than 1.5x the previous)
+    so a handful of near-silent rows is not padded with ordinary ones; then add the rows whose
+    SNR is within 25% of the highest kept, unless that would take more than half of the rows.
+    """
+    m = v.size
+    k = max(1, math.ceil(LOW_SNR_SHARE * m))
+    jumps = [i for i in range(k - 1) if v[i + 1] > LOW_SNR_JUMP * v[i]]
+    k = jumps[-1] + 1 if jumps else k
+    n_ties = int(np.searchsorted(v, v[k - 1] * LOW_SNR_TIES, side="right"))
+    if k <= n_ties <= m // 2:
+        k = n_ties
+    return np.sort(order[:k])
+
+
+def describe_effect(
+    gain: np.ndarray,
+    row_snr: np.ndarray,
+    *,
+    snr_threshold: float | None = None,
+    masked_rows: np.ndarray | Iterable[int] | None = None,
+    zero_std: np.ndarray | None = None,
+    changed: bool | None = None,
+) -> str:
+    """One plain-language line on what a gain map does to the low-SNR rows.
+
+    Low-SNR rows are the unmasked rows with ``|row_snr| < snr_threshold`` or, when
+    ``snr_threshold`` is None, the lowest 10% of unmasked rows by ``|row_snr|``, cut at a jump
+    (an SNR more than 1.5 times the previous one) and extended to every row whose ``|row_snr|`` is
+    within 25% of theirs (so a block of rows with the same SNR, like the near-silent top bands,
+    is neither split at random nor padded with ordinary rows). High-SNR rows are the other
+    unmasked rows in the upper half by ``|row_snr|``. Gains are medians over the pixels of each
+    group. The line says whether the scaler leaves the data unchanged, scales every pixel
+    alike, or gives the low-SNR rows more (noise amplified) or less (damped) gain than the
+    high-SNR rows, and by how much.
+
+    Parameters
+    ----------
+    gain : np.ndarray [shape=(n_mels, n_frames)] or [shape=(n_mels,)]
+        Noise gain per pixel (or per row), e.g. ``scaler.gain_map(X)``.
+    row_snr : np.ndarray [shape=(n_mels,)]
+        Row SNR of the data before scaling (:attr:`PixelStats.row_snr`).
+    snr_threshold : float, optional
+        Rows with ``|SNR|`` below it are the low-SNR rows.
+    masked_rows : np.ndarray [shape=(n_mels,), dtype=bool] or iterable of int, optional
+        Rows zeroed by a mask; mentioned, then left out of the comparison.
+    zero_std : np.ndarray [shape=(n_mels, n_frames), dtype=bool], optional
+        Pixels without variance in the data (:attr:`PixelStats.zero_std`, e.g. padding that is 0
+        in every clip). Their gain is ignored: scalers give them gain 1 by convention, and there
+        is no noise there to amplify. Rows made only of such pixels are reported as constant.
+    changed : bool, optional
+        Whether the scaler changed the (masked) data at all. A gain of 1 everywhere cannot tell
+        "no scaling" from a pure shift (median centring): with ``changed=False`` the line says
+        the data is unchanged, with True that values are only shifted, with None (unknown)
+        just that the noise level is unchanged.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> snr = np.array([0.1, 0.2, 2.0, 3.0, 2.5, 2.2, 1.9, 2.1, 2.4, 2.6])
+    >>> describe_effect(np.ones((10, 4)), snr, changed=False)
+    'leaves the data unchanged (gain x1 everywhere)'
+    >>> describe_effect(np.ones((10, 4)), snr, changed=True)
+    'shifts values without rescaling (gain x1 everywhere): noise levels are unchanged'
+    >>> describe_effect(np.full((10, 4), 0.5), snr)
+    'scales every pixel by the same factor (gain x0.5): relative noise levels are unchanged'
+    >>> g = np.repeat(1 / np.array([0.01, 0.02, 1, 1, 1, 1, 1, 1, 1, 1.1]), 4).reshape(10, 4)
+    >>> describe_effect(g, snr, snr_threshold=0.5)
+    'rows 0-1 (SNR < 0.5): noise amplified x75 (median gain) vs x1 on high-SNR rows, 75x more'
+    >>> describe_effect(g, snr, masked_rows=[0])
+    'row 0 masked (set to 0); row 1 (lowest SNR, <= 0.2): noise amplified x50 (median gain) \
+vs x1 on high-SNR rows, 50x more'
+    """
+    G = np.array(gain, dtype=np.float64)
+    if G.ndim == 1:
+        G = G[:, None]
+    if G.ndim != 2:
+        raise ShapeError(f"gain has shape {G.shape}; expected (n_mels, n_frames) or (n_mels,)")
+    snr = np.abs(np.asarray(row_snr, dtype=np.float64).ravel())
+    n = G.shape[0]
+    if snr.shape != (n,):
+        raise ShapeError(f"row_snr has {snr.size} rows but gain has {n}; they must match")
+    if snr_threshold is not None and not (math.isfinite(snr_threshold) and snr_threshold >= 0):
+        raise ParameterError(f"snr_threshold={snr_threshold!r} must be a finite number >= 0")
+    masked = _as_row_flags(masked_rows, n)
+    notes = [f"{_rows(np.flatnonzero(masked))} masked (set to 0)"] if masked.any() else []
+    nonfinite = ~np.isfinite(G) & ~masked[:, None]
+    if nonfinite.any():
+        notes.append("gain is not finite on some pixels")
+    G[nonfinite] = np.nan
+    if zero_std is not None:
+        const = np.asarray(zero_std, dtype=bool)
+        if const.shape != G.shape:
+            raise ShapeError(f"zero_std has shape {const.shape}; expected {G.shape} like gain")
+        G[const] = np.nan  # no variance, no noise: the gain of a constant pixel is irrelevant
+        empty = ~masked & const.all(axis=1)
+        if empty.any():
+            notes.append(f"{_rows(np.flatnonzero(empty))} constant (nothing to scale)")
+    prefix = "".join(f"{t}; " for t in notes)
+    active = np.flatnonzero(~masked & ~np.isnan(G).all(axis=1))
+    if active.size == 0:
+        return prefix + "no row is left to scale"
+    fin = G[active][~np.isnan(G[active])]
+    if np.allclose(fin, 1.0, rtol=1e-6, atol=1e-9):
+        if changed is False:
+            what = "leaves the data unchanged (gain x1 everywhere)"
+        elif changed:
+            what = "shifts values without rescaling (gain x1 everywhere): noise levels are unchanged"
+        else:
+            what = "keeps every pixel's scale (gain x1 everywhere): noise levels are unchanged"
+        return prefix + ("otherwise " if prefix else "") + what
+    lo, hi = float(fin.min()), float(fin.max())
+    if lo > 0 and hi / lo <= 1.05:
+        g = float(np.median(fin))
+        return (prefix + f"scales every pixel by the same factor (gain x{format_gain(g)}): "
+                "relative noise levels are unchanged")
+
+    s = snr[active]
+    order = active[np.argsort(s, kind="stable")]
+    if snr_threshold is not None:
+        low = np.sort(active[s < snr_threshold])
+        label = f"SNR < {snr_threshold:.2g}"
+        if low.size == 0:
+            rg = _row_gain(G[active])
+            return (prefix + f"no row has SNR < {snr_threshold:.2g}; median gain per row ranges "
+                    f"x{format_gain(float(np.nanmin(rg)))} to x{format_gain(float(np.nanmax(rg)))}")
+    else:
+        low = _lowest_rows(order, snr[order])
+        label = f"lowest SNR, <= {float(snr[low].max()):.2g}"
+    rest = np.setdiff1d(active, low)
+    high = rest[snr[rest] >= np.median(snr[active])] if rest.size else rest
+    if high.size == 0:
+        high = rest
+    g_low = _group_gain(G, low)
+    head = f"{_rows(low)} ({label})"
+    if high.size == 0:
+        return prefix + f"{head}: median gain x{format_gain(g_low)} (no other rows to compare)"
+    g_high = _group_gain(G, high)
+    tail = f"vs x{format_gain(g_high)} on high-SNR rows"
+    if g_high <= 0 or g_low <= 0:
+        return prefix + f"{head}: median gain x{format_gain(g_low)} {tail}"
+    ratio = g_low / g_high
+    if ratio >= RATIO_NOTABLE:
+        if g_low > 1:
+            return prefix + (f"{head}: noise amplified x{format_gain(g_low)} (median gain) {tail}, "
+                             f"{format_gain(ratio)}x more")
+        return prefix + (f"{head}: gain x{format_gain(g_low)} (median) {tail}: noise amplified "
+                         f"{format_gain(ratio)}x relative to them")
+    if ratio <= 1 / RATIO_NOTABLE:
+        return prefix + (f"{head}: damped, gain x{format_gain(g_low)} (median) {tail}, "
+                         f"{format_gain(1 / ratio)}x less")
+    return prefix + (f"{head}: gain x{format_gain(g_low)}, about the same as high-SNR rows "
+                     f"(x{format_gain(g_high)})")
+
+
+# -- evaluation ------------------------------------------------------------------------------
+def _info(name: str) -> tuple[str, str]:
+    """Title and description of a registered scaler or of a composition such as ``"db+band"``."""
+    from sndiag.scalers import scaler_info
+
+    info = scaler_info(name)
+    return str(info.title), str(info.description)
+
+
+def _moments_after(Xt: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per-pixel mean/std of the transformed data and whether it is finite."""
+    if np.isfinite(Xt).all():
+        try:
+            st = compute_stats(Xt, quantiles="none")
+            return np.asarray(st.mean), np.asarray(st.std), True
+        except DataError:  # squares overflow float64: report as not finite
+            pass
+    with np.errstate(all="ignore"):
+        bad = np.where(np.isfinite(Xt), Xt, np.nan).astype(np.float64)
+        return np.nanmean(bad, axis=0), np.nanstd(bad, axis=0), False
+
+
+def evaluate_scaler(
+    name: str,
+    X_train: np.ndarray,
+    *,
+    params: Mapping[str, Any] | None = None,
+    stats: PixelStats | None = None,
+    example_index: int = 0,
+    mask: Mask | None = None,
+    rng_seed: int = 0,
+) -> ScalerEffect:
+    """Fit scaler ``name`` on ``X_train`` and measure what it does.
+
+    Parameters
+    ----------
+    name : str
+        A :data:`sndiag.scalers.SCALERS` name or composition (``"db+band"``).
+    X_train : np.ndarray [shape=(n_clips, n_mels, n_frames)]
+        Training spectrograms, finite.
+    params : Mapping, optional
+        Keyword arguments of :func:`sndiag.scalers.make_scaler`.
+    stats : PixelStats, optional
+        Statistics of ``X_train`` (computed when omitted); their ``row_snr`` picks the low-SNR
+        rows of the reading.
+    example_index : int
+        The clip shown before/after.
+    mask : Mask, optional
+        Applied with ``mode="zero"`` before fitting, as in the experiment pipeline.
+    rng_seed : int
+        Seed of the histogram subsamples.
+
+    Returns
+    -------
+    ScalerEffect
+
+    Raises
+    ------
+    ShapeError
+        When ``X_train`` is not 3-D or ``stats``/``mask`` have another image shape.
+    ParameterError
+        On an unknown scaler, bad parameters or an ``example_index`` out of range.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).gamma(2.0, 1.0, size=(20, 6, 8)).astype(np.float32)
+    >>> X[:, 0] *= 1e-3                                  # a quiet, noisy band
+    >>> eff = evaluate_scaler("standard", X)
+    >>> eff.finite, eff.mean_after.shape, eff.worst_rows[0][0]
+    (True, (6, 8), 0)
+    >>> evaluate_scaler("none", X).reading
+    'leaves the data unchanged (gain x1 everywhere)'
+    """
+    X = np.asarray(X_train)
+    if X.ndim != 3 or 0 in X.shape:
+        raise ShapeError(f"X_train has shape {X.shape}; expected (n_clips, n_mels, n_frames)")
+    n = X.shape[0]
+    if isinstance(example_index, bool) or not isinstance(example_index, int | np.integer) \
+            or not -n <= example_index < n:
+        raise ParameterError(f"example_index={example_index!r} must be an integer in 0..{n - 1}")
+    if stats is None:
+        stats = compute_stats(X, quantiles="none")
+    if tuple(stats.shape) != X.shape[1:]:
+        raise ShapeError(f"stats are of images {tuple(stats.shape)} but X_train holds {X.shape[1:]}; "
+                         "compute them from the same data")
+    masked_rows = None
+    X_fit = X
+    if mask is not None:
+        if not isinstance(mask, Mask):
+            raise ParameterError(f"mask is a {type(mask).__name__}; give a sndiag.masks.Mask")
+        X_fit = mask.apply(X, mode="zero")
+        masked_rows = np.array(mask.rows, dtype=bool)
+    from sndiag.scalers import make_scaler
+
+    params = dict(params or {})
+    scaler = make_scaler(name, **params)
+    with np.errstate(all="ignore"):
+        Xt = np.asarray(scaler.fit(X_fit).transform(X_fit))
+        gain = np.array(scaler.gain_map(X_fit), dtype=np.float64)
+    if Xt.shape != X.shape:
+        raise ShapeError(f"scaler {name!r} returned shape {Xt.shape}; expected {X.shape}")
+    if gain.shape != X.shape[1:]:
+        raise ShapeError(f"scaler {name!r} gain map has shape {gain.shape}; expected {X.shape[1:]}")
+    mean_after, std_after, finite = _moments_after(Xt)
+    changed = Xt.shape != X_fit.shape or not np.array_equal(Xt, X_fit)
+    zero_std = np.asarray(stats.zero_std, dtype=bool)
+    reading = describe_effect(gain, stats.row_snr, masked_rows=masked_rows, zero_std=zero_std,
+                              changed=changed)
+    if not finite:
+        reading = "produces NaN/Inf values; " + reading
+    row_gain = _row_gain(gain, zero_std)
+    ok = np.isfinite(row_gain)
+    if masked_rows is not None:
+        ok &= ~masked_rows
+    cand = np.flatnonzero(ok)
+    top = cand[np.argsort(-row_gain[cand], kind="stable")][:N_WORST_ROWS]
+    title, description = _info(name)
+    return ScalerEffect(
+        name=name, title=title, description=description, scaler=scaler,
+        example_before=np.array(X[example_index], dtype=np.float64),
+        example_after=np.array(Xt[example_index], dtype=np.float64),
+        mean_after=mean_after, std_after=std_after, gain=gain,
+        hist_before=subsample_values(X, rng_seed=rng_seed),
+        hist_after=subsample_values(Xt, rng_seed=rng_seed),
+        reading=reading, worst_rows=[(int(r), float(row_gain[r])) for r in top], finite=finite,
+        params=params, masked_rows=masked_rows,
+    )
+
+
+def compare_effects(
+    names: Iterable[str],
+    X_train: np.ndarray,
+    *,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    stats: PixelStats | None = None,
+    **kw: Any,
+) -> list[ScalerEffect]:
+    """:func:`evaluate_scaler` for several scalers, sharing one :class:`PixelStats`.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Scaler names, in the order wanted.
+    X_train : np.ndarray [shape=(n_clips, n_mels, n_frames)]
+    params : Mapping of str to Mapping, optional
+        Parameters per scaler name (names not listed use the defaults).
+    stats : PixelStats, optional
+        Statistics of ``X_train``, computed once when omitted.
+    **kw
+        Passed to :func:`evaluate_scaler` (``example_index``, ``mask``, ``rng_seed``).
+
+    Returns
+    -------
+    list of ScalerEffect
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).gamma(2.0, 1.0, size=(10, 4, 5))
+    >>> [e.name for e in compare_effects(["none", "global"], X)]
+    ['none', 'global']
+    """
+    names = list(names)
+    if not names:
+        raise ParameterError("names is empty; give at least one scaler name, e.g. ['none', 'standard']")
+    if stats is None:
+        stats = compute_stats(np.asarray(X_train), quantiles="none")
+    per = dict(params or {})
+    return [evaluate_scaler(nm, X_train, params=per.get(nm), stats=stats, **kw) for nm in names]

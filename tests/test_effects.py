@@ -1,0 +1,258 @@
+"""Scaler effects: every registered scaler evaluates to finite maps; readings tell the truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as hst
+from hypothesis.extra.numpy import arrays
+
+from sndiag.effects import ScalerEffect, compare_effects, describe_effect, evaluate_scaler, format_gain
+from sndiag.errors import ParameterError, ShapeError
+from sndiag.masks import manual_mask
+from sndiag.scalers import SCALERS
+from sndiag.stats import compute_stats
+
+SNR = np.array([0.1, 0.2, 2.0, 3.0, 2.5, 2.2, 1.9, 2.1, 2.4, 2.6])
+
+
+def _per_row(values, n_frames=4):
+    return np.repeat(np.asarray(values, dtype=float)[:, None], n_frames, axis=1)
+
+
+# -- describe_effect ---------------------------------------------------------------------------
+@pytest.mark.parametrize("changed, text", [(False, "leaves the data unchanged"),
+                                           (True, "shifts values without rescaling"),
+                                           (None, "keeps every pixel's scale")])
+def test_describe_effect_gain_one(changed, text):
+    out = describe_effect(np.ones((10, 4)), SNR, changed=changed)
+    assert out.startswith(text) and "unchanged" in out and "amplified" not in out
+
+
+def test_describe_effect_ignores_constant_pixels():
+    gain = _per_row([1, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+    gain[0, 1:] = 50.0  # row 0: one constant pixel (gain 1 by convention), three noisy ones
+    const = np.zeros((10, 4), dtype=bool)
+    const[0, 0] = True
+    const[9] = True  # a row that is constant everywhere
+    text = describe_effect(gain, SNR, zero_std=const, snr_threshold=0.15)
+    assert text.startswith("row 9 constant (nothing to scale); row 0 (SNR < 0.15): noise amplified x50")
+    with pytest.raises(ShapeError, match="zero_std"):
+        describe_effect(gain, SNR, zero_std=const[:5])
+
+
+def test_describe_effect_uniform_scaling():
+    text = describe_effect(np.full((10, 4), 3.0), SNR)
+    assert "same factor" in text and "x3" in text and "amplified" not in text
+
+
+def test_describe_effect_amplified_low_snr_rows():
+    gain = _per_row(1 / np.array([0.01, 0.02, 1, 1, 1, 1, 1, 1, 1, 1]))
+    text = describe_effect(gain, SNR, snr_threshold=0.5)
+    assert text.startswith("rows 0-1 (SNR < 0.5): noise amplified x75")
+    assert "x1 on high-SNR rows" in text and "75x more" in text
+
+
+def test_describe_effect_default_picks_lowest_ten_percent():
+    gain = _per_row([10, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+    assert describe_effect(gain, SNR).startswith("row 0 (lowest SNR, <= 0.1): noise amplified x10")
+
+
+def test_describe_effect_default_keeps_rows_of_equal_snr_together():
+    snr = np.array([0.5, 0.08, 0.081, 0.079, 0.082, 2.0, 2.1, 2.2, 1.9, 2.0, 2.3, 2.4])
+    gain = _per_row([1, 10, 10, 10, 10, 1, 1, 1, 1, 1, 1, 1])
+    assert describe_effect(gain, snr).startswith("rows 1-4 (lowest SNR, <= 0.082): noise amplified x10")
+
+
+def test_describe_effect_default_cuts_lowest_rows_at_a_jump():
+    snr = np.array([0.44] * 5 + [0.77] * 16 + [1.4] * 39)
+    gain = _per_row([200.0] * 5 + [0.1] * 16 + [0.3] * 39)
+    assert describe_effect(gain, snr).startswith("rows 0-4 (lowest SNR, <= 0.44): noise amplified x200")
+
+
+def test_describe_effect_damped():
+    gain = _per_row([0.05, 0.05, 1, 1, 1, 1, 1, 1, 1, 1])
+    text = describe_effect(gain, SNR, snr_threshold=0.5)
+    assert "damped" in text and "x0.05" in text and "20x less" in text
+
+
+def test_describe_effect_similar_gain():
+    gain = _per_row([1.1, 1.0, 1, 1.2, 1, 1, 0.9, 1, 1, 1])
+    assert "about the same" in describe_effect(gain, SNR, snr_threshold=0.5)
+
+
+def test_describe_effect_no_row_below_threshold():
+    gain = _per_row([2, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+    assert describe_effect(gain, SNR, snr_threshold=0.01).startswith("no row has SNR < 0.01")
+
+
+def test_describe_effect_masked_rows():
+    gain = _per_row(1 / np.array([0.01, 0.02, 1, 1, 1, 1, 1, 1, 1, 1]))
+    masked = np.zeros(10, dtype=bool)
+    masked[:2] = True
+    text = describe_effect(gain, SNR, masked_rows=masked)
+    assert text.startswith("rows 0-1 masked (set to 0); ") and "amplified" not in text
+    assert describe_effect(np.ones((10, 4)), SNR, masked_rows=[0], changed=False).endswith(
+        "otherwise leaves the data unchanged (gain x1 everywhere)")
+    assert "no row is left" in describe_effect(np.ones((10, 4)), SNR, masked_rows=np.ones(10, bool))
+
+
+def test_describe_effect_uses_abs_snr_for_db_like_data():
+    gain = _per_row([5, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+    assert describe_effect(gain, -SNR).startswith("row 0 ")
+
+
+def test_describe_effect_accepts_row_vector_and_nonfinite():
+    assert "amplified" in describe_effect(np.array([10.0, 1, 1, 1, 1, 1, 1, 1, 1, 1]), SNR)
+    gain = _per_row([10, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+    gain[5, 0] = np.inf
+    assert describe_effect(gain, SNR).startswith("gain is not finite on some pixels; row 0")
+
+
+@pytest.mark.parametrize("kw, err", [({"snr_threshold": -1.0}, ParameterError),
+                                     ({"masked_rows": np.ones(3, bool)}, ShapeError),
+                                     ({"masked_rows": [12]}, ParameterError)])
+def test_describe_effect_rejects_bad_arguments(kw, err):
+    with pytest.raises(err):
+        describe_effect(np.ones((10, 4)), SNR, **kw)
+
+
+def test_describe_effect_rejects_mismatched_rows():
+    with pytest.raises(ShapeError, match="must match"):
+        describe_effect(np.ones((10, 4)), SNR[:5])
+
+
+@pytest.mark.parametrize("g, text", [(12.0, "12"), (1.1, "1.1"), (0.05, "0.05"), (1234.0, "1,234"),
+                                     (3.2e5, "3.2e5"), (2e-4, "2e-4"), (0.0, "0"), (np.inf, "inf")])
+def test_format_gain(g, text):
+    assert format_gain(g) == text
+
+
+# -- evaluate_scaler ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small():
+    """(40, 60, 130) power-like spectrograms: quiet noisy rows 0-4, a silent row 5."""
+    rng = np.random.default_rng(0)
+    X = rng.gamma(2.0, 1.0, size=(40, 60, 130)).astype(np.float32)
+    X[:, :5] = rng.gamma(0.3, 1e-3, size=(40, 5, 130))
+    X[:, 5] = 0.0
+    return X, compute_stats(X, quantiles="none")
+
+
+@pytest.mark.parametrize("name", sorted(SCALERS))
+def test_evaluate_scaler_every_registered_scaler(small, name):
+    X, st = small
+    eff = evaluate_scaler(name, X, stats=st, example_index=3)
+    assert isinstance(eff, ScalerEffect) and eff.name == name and eff.title
+    for arr in (eff.example_before, eff.example_after, eff.mean_after, eff.std_after, eff.gain):
+        assert arr.shape == (60, 130)
+        assert np.isfinite(arr).all()
+    assert eff.finite
+    np.testing.assert_array_equal(eff.example_before, X[3])
+    assert 0 < eff.hist_before.size <= 200_000 and 0 < eff.hist_after.size <= 200_000
+    assert 1 <= len(eff.worst_rows) <= 5
+    gains = [g for _, g in eff.worst_rows]
+    assert gains == sorted(gains, reverse=True)
+    assert isinstance(eff.reading, str) and eff.reading
+
+
+def test_evaluate_scaler_standard_amplifies_quiet_rows(small):
+    X, st = small
+    eff = evaluate_scaler("standard", X, stats=st)
+    assert eff.reading.startswith("row 5 constant (nothing to scale); rows 0-4")
+    assert "amplified" in eff.reading
+    assert {r for r, _ in eff.worst_rows} == set(range(5))  # the constant row 5 is not listed
+    np.testing.assert_allclose(eff.mean_after[6:], 0.0, atol=1e-4)
+    np.testing.assert_allclose(eff.std_after[6:], 1.0, atol=1e-3)
+
+
+def test_evaluate_scaler_none_is_unchanged(small):
+    X, st = small
+    eff = evaluate_scaler("none", X, stats=st)
+    assert eff.reading == ("row 5 constant (nothing to scale); "
+                           "otherwise leaves the data unchanged (gain x1 everywhere)")
+    np.testing.assert_array_equal(eff.example_after, eff.example_before)
+
+
+def test_evaluate_scaler_composition(small):
+    X, st = small
+    eff = evaluate_scaler("db+band", X, stats=st)
+    assert eff.name == "db+band" and eff.finite and np.isfinite(eff.gain).all()
+
+
+def test_evaluate_scaler_with_mask(small):
+    X, st = small
+    mask = manual_mask(st.shape, rows=range(6))
+    eff = evaluate_scaler("standard", X, stats=st, mask=mask)
+    assert eff.reading.startswith("rows 0-5 masked (set to 0)")
+    assert all(r >= 6 for r, _ in eff.worst_rows)
+    assert eff.masked_rows is not None and eff.masked_rows[:6].all()
+    assert np.all(eff.example_after[:6] == eff.example_after[0, 0])  # masked rows are constant
+
+
+def test_evaluate_scaler_computes_stats_when_omitted(small):
+    X, _ = small
+    assert "amplified" in evaluate_scaler("standard", X[:10]).reading
+
+
+@pytest.mark.parametrize("kw, err", [({"example_index": 40}, ParameterError),
+                                     ({"example_index": 1.5}, ParameterError),
+                                     ({"mask": "rows 0-4"}, ParameterError)])
+def test_evaluate_scaler_rejects_bad_arguments(small, kw, err):
+    X, st = small
+    with pytest.raises(err):
+        evaluate_scaler("standard", X, stats=st, **kw)
+
+
+def test_evaluate_scaler_rejects_bad_shapes(small):
+    X, st = small
+    with pytest.raises(ShapeError):
+        evaluate_scaler("standard", X[0])
+    with pytest.raises(ShapeError, match="same data"):
+        evaluate_scaler("standard", X[:, :30], stats=st)
+
+
+def test_evaluate_scaler_unknown_name(small):
+    X, st = small
+    with pytest.raises(ParameterError):
+        evaluate_scaler("no-such-scaler", X, stats=st)
+
+
+def test_compare_effects_order_and_shared_stats(small):
+    X, st = small
+    effs = compare_effects(["standard", "median", "global"], X, stats=st)
+    assert [e.name for e in effs] == ["standard", "median", "global"]
+    assert "shifts values without rescaling" in effs[1].reading
+    assert "same factor" in effs[2].reading
+    with pytest.raises(ParameterError):
+        compare_effects([], X)
+
+
+def test_readings_on_demo_data():
+    demo = pytest.importorskip("sndiag.demo")
+    ds = demo.make_demo()
+    st = compute_stats(ds.X, ds.y, quantiles="none")
+    std = evaluate_scaler("standard", ds.X, stats=st)
+    assert "amplified" in std.reading
+    assert "unchanged" in evaluate_scaler("none", ds.X, stats=st).reading
+
+
+# -- properties ------------------------------------------------------------------------------
+_gains = arrays(np.float64, (8, 3), elements=hst.one_of(
+    hst.floats(1e-12, 1e12), hst.sampled_from([0.0, 1.0, np.inf, np.nan])))
+_snrs = arrays(np.float64, (8,), elements=hst.floats(-50, 50))
+_rows = arrays(bool, (8,))
+
+
+@given(gain=_gains, snr=_snrs, masked=_rows, const=arrays(bool, (8, 3)),
+       threshold=hst.one_of(hst.none(), hst.floats(0, 10)))
+def test_describe_effect_never_fails(gain, snr, masked, const, threshold):
+    text = describe_effect(gain, snr, masked_rows=masked, zero_std=const, snr_threshold=threshold)
+    assert isinstance(text, str) and text and "nan" not in text
+    assert ("masked (set to 0)" in text) == bool(masked.any())
+
+
+@given(g=hst.floats(1e-3, 1e3))
+def test_describe_effect_uniform_gain_is_never_amplification(g):
+    assert "amplified" not in describe_effect(np.full((8, 3), g), SNR[:8])
