@@ -7,6 +7,7 @@ Hierarchy::
 
     SndiagError
     ├── ParameterError     a parameter is out of range or inconsistent    (also a ValueError)
+    │   └── NotInvertibleError  inverse_transform of a lossy scaler (pcen, clip)
     ├── ShapeError         an array does not have an accepted layout       (also a ValueError)
     ├── DataError          values are unusable: NaN/Inf, pickled objects, wrong dtype, no data
     ├── DecodeError        an audio file cannot be decoded
@@ -22,6 +23,7 @@ __all__ = [
     "DataError",
     "DecodeError",
     "LimitError",
+    "NotInvertibleError",
     "ParameterError",
     "ShapeError",
     "SndiagError",
@@ -35,6 +37,10 @@ class SndiagError(Exception):
 
 class ParameterError(SndiagError, ValueError):
     """A parameter is out of range or inconsistent with another one."""
+
+
+class NotInvertibleError(ParameterError, NotImplementedError):
+    """``inverse_transform`` was called on a scaler that loses information (``pcen``, ``clip``)."""
 
 
 class ShapeError(SndiagError, ValueError):
