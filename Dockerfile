@@ -28,6 +28,7 @@ COPY --chown=sndiag:sndiag app.py ./
 COPY --chown=sndiag:sndiag pages ./pages
 COPY --chown=sndiag:sndiag .streamlit ./.streamlit
 ENV PATH=/opt/venv/bin:$PATH \
+    STREAMLIT_SERVER_FILE_WATCHER_TYPE=none \
     PYTHONUNBUFFERED=1 \
     SNDIAG_STORE=/data/store \
     NUMBA_CACHE_DIR=/tmp/numba \

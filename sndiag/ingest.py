@@ -935,6 +935,20 @@ def _parse_meta(meta: np.ndarray) -> dict[str, Any] | None:
     return parsed
 
 
+def _peek(handle: Any, n: int = 6) -> bytes:
+    """The first ``n`` bytes of a path or seekable file, leaving a file at its start."""
+    if isinstance(handle, str | os.PathLike):
+        try:
+            with open(handle, "rb") as fh:
+                return fh.read(n)
+        except OSError as exc:
+            raise DataError(f"cannot read {handle}: {exc.strerror}") from None
+    pos = handle.tell()
+    head = handle.read(n)
+    handle.seek(pos)
+    return head
+
+
 def _open_arrays(source: str | os.PathLike[str] | bytes | BinaryIO
                  ) -> tuple[Any, str]:
     if isinstance(source, bytes | bytearray):
@@ -1003,6 +1017,13 @@ def load_arrays(source: str | os.PathLike[str] | bytes | BinaryIO, *,
         if len(expected_shape) != 2:
             raise ParameterError(f"expected_shape={expected_shape} must be (n_mels, n_frames)")
     handle, where = _open_arrays(source)
+    head = _peek(handle)
+    if head[:1] == b"\x80":  # a raw pickle stream (protocol 2+), e.g. pickle.dump(X, f)
+        raise DataError(f"{where} is a pickled Python object, not a .npy/.npz file; save it with "
+                        "np.save(path, X.astype(np.float32))")
+    if not (head.startswith(b"\x93NUMPY") or head.startswith(b"PK")):
+        raise DataError(f"{where} is not a valid .npy/.npz file (it starts with neither the .npy "
+                        "header nor a zip header); save arrays with np.save or np.savez")
     try:
         loaded = np.load(handle, allow_pickle=False)
     except ValueError as exc:

@@ -1,5 +1,6 @@
 import io
 import os
+import pickle
 import re
 import stat
 import threading
@@ -533,3 +534,13 @@ def test_fsdd_subset_with_regex_labels_and_speaker_groups(fsdd_dir):
     d = ds.provenance["durations"]
     assert 0.1 < d["min"] <= d["median"] <= d["max"] < ds.provenance["config"]["n_frames"]
     assert d["n_padded"] > 150  # FSDD clips are mostly well under the 3 s window
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [(b"garbage", "neither the .npy header nor a zip header"),
+     (pickle.dumps(np.zeros(3)), "pickled Python object")],
+)
+def test_load_arrays_names_garbage_and_raw_pickles_apart(data, match):
+    with pytest.raises(DataError, match=match):
+        load_arrays(data)

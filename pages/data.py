@@ -1,0 +1,260 @@
+"""Data: load spectrograms (audio, arrays, a server folder), check them, look and listen."""
+
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+
+from sndiag.config import Limits, SpectrogramConfig
+from sndiag.figures import clip_heatmap
+from sndiag.ui import cache, loaders, state, widgets
+
+widgets.page_setup("Data", "Load your spectrograms, check what was read, look at and listen to "
+                   "single clips.")
+ds = cache.current_dataset()
+ss = st.session_state
+ss.setdefault("audio_sources", {})
+limits = Limits.from_env()
+
+if ds.is_synthetic:
+    st.info("**Synthetic demo.** You are looking at the built-in synthetic demo dataset "
+            "(generated spectrograms, not recordings), so every page works before you upload "
+            "anything. Load your own data below.", icon=":material/science:")
+
+# -- load -----------------------------------------------------------------------------------------
+root = loaders.data_root()
+SOURCES = {
+    "folder": "Upload a folder",
+    "files": "Upload audio files",
+    "zip": "Upload a .zip",
+    "arrays": "Upload .npy / .npz",
+}
+if root is not None:
+    SOURCES["server"] = "Folder on the server"
+
+with st.expander("Load data", expanded=ds.is_synthetic, icon=":material/upload:"):
+    src = state.widget(st.radio, "load_source", "Source", options=list(SOURCES),
+                       format_func=SOURCES.get, horizontal=True, default="folder",
+                       valid=lambda v: v if v in SOURCES else "folder")
+    uploads: list = []
+    server_rel = None
+    if src == "folder":
+        uploads = st.file_uploader("A folder with one sub-folder per class (labels = folder names)",
+                                   accept_multiple_files="directory", key="up_folder") or []
+    elif src == "files":
+        uploads = st.file_uploader("Audio files (wav, flac, ogg, mp3, aiff); label them with a "
+                                   "file-name pattern or a CSV below",
+                                   accept_multiple_files=True, key="up_files",
+                                   type=["wav", "flac", "ogg", "oga", "mp3", "aif", "aiff"]) or []
+    elif src == "zip":
+        up = st.file_uploader("A .zip of class folders (e.g. dog/1.wav, cat/2.wav)", type=["zip"],
+                              key="up_zip")
+        uploads = [up] if up is not None else []
+    elif src == "arrays":
+        up = st.file_uploader("Spectrograms X of shape (N, n_mels, n_frames) as .npy, or an .npz "
+                              "with X and optionally y, groups, names", type=["npy", "npz"],
+                              key="up_arrays")
+        uploads = [up] if up is not None else []
+        nan_policy = state.widget(st.radio, "nan_policy", "NaN / Inf values",
+                                  options=["raise", "zero"], horizontal=True, default="raise",
+                                  format_func={"raise": "refuse the file",
+                                               "zero": "replace by 0 (and count them)"}.get)
+    else:
+        folders = loaders.list_server_folders(root)
+        server_rel = state.widget(st.selectbox, "server_folder",
+                                  f"Folder under {root} (class sub-folders = labels)",
+                                  options=folders, default=".",
+                                  valid=lambda v: v if v in folders else folders[0])
+
+    st.caption(f"Uploads up to {limits.max_upload_mb:g} MB in total; at most "
+               f"{limits.max_clips} clips.")
+
+    if src != "arrays":
+        with st.expander("Extraction settings", icon=":material/settings:"):
+            c = st.columns(5)
+            sr = state.widget(c[0].number_input, "cfg_sr", "Sample rate (Hz)", min_value=1000,
+                              max_value=192000, step=1000, default=22050)
+            n_fft = state.widget(c[1].number_input, "cfg_n_fft", "n_fft", min_value=64,
+                                 max_value=16384, step=256, default=2048)
+            hop = state.widget(c[2].number_input, "cfg_hop", "hop_length", min_value=16,
+                               max_value=8192, step=64, default=512)
+            n_mels = state.widget(c[3].number_input, "cfg_n_mels", "n_mels (rows)", min_value=8,
+                                  max_value=256, step=4, default=60)
+            n_frames = state.widget(c[4].number_input, "cfg_n_frames", "n_frames (columns)",
+                                    min_value=8, max_value=4096, step=10, default=130)
+            c = st.columns(5)
+            fmin = state.widget(c[0].number_input, "cfg_fmin", "fmin (Hz)", min_value=0.0,
+                                step=10.0, default=0.0)
+            fmax = state.widget(c[1].number_input, "cfg_fmax", "fmax (Hz, 0 = sr/2)",
+                                min_value=0.0, step=100.0, default=0.0)
+            power = state.widget(c[2].number_input, "cfg_power", "power (2 = power, 1 = magnitude)",
+                                 min_value=0.5, max_value=4.0, step=0.5, default=2.0)
+            scale = state.widget(c[3].selectbox, "cfg_scale", "Output scale",
+                                 options=["power", "db"], default="power",
+                                 format_func={"power": "linear power", "db": "decibels"}.get)
+            align = state.widget(c[4].selectbox, "cfg_align", "Pad / crop keeping the",
+                                 options=["start", "center"], default="start")
+            st.caption(f"Each clip is padded or cropped to hop_length × (n_frames − 1) / sr = "
+                       f"{hop * (n_frames - 1) / sr:.3f} s of audio.")
+        labels_mode = state.widget(st.radio, "label_mode", "Labels from", horizontal=True,
+                                   options=list(loaders.LABEL_MODES), default="folder",
+                                   format_func=loaders.LABEL_MODES.get)
+        label_regex, label_csv = "", None
+        if labels_mode == "regex":
+            label_regex = state.widget(
+                st.text_input, "label_regex", "Pattern with named groups label (and group)",
+                default=r"(?P<label>\d)_(?P<group>[a-z]+)_\d+\.wav",
+                help="Searched in each file name; e.g. FSDD's 3_jackson_12.wav gives label 3 "
+                     "and group (speaker) jackson.")
+        elif labels_mode == "csv":
+            up_csv = st.file_uploader("CSV manifest with a header row path,label[,group]",
+                                      type=["csv"], key="up_csv")
+            label_csv = up_csv.getvalue() if up_csv is not None else None
+
+    ready = bool(uploads) or src == "server"
+    if st.button("Load", type="primary", key="btn_load", disabled=not ready,
+                 icon=":material/play_arrow:"):
+        slot = st.empty()
+        with widgets.guard():
+            loaders.check_upload_size([(u.name, u.size) for u in uploads], limits)
+            bar = slot.progress(0.0, text="Reading...")
+
+            def progress(done: int, total: int) -> None:
+                bar.progress(done / max(total, 1), text=f"Extracting spectrograms: {done} / "
+                             f"{total} clips")
+
+            source = None
+            if src == "arrays":
+                new = loaders.load_array_upload(uploads[0].name, uploads[0].getvalue(),
+                                                nan_policy=nan_policy, limits=limits)
+            else:
+                config = SpectrogramConfig(sr=int(sr), n_fft=int(n_fft), hop_length=int(hop),
+                                           n_mels=int(n_mels), n_frames=int(n_frames),
+                                           fmin=float(fmin), fmax=float(fmax) or None,
+                                           power=float(power), scale=scale, align=align)
+                kw = dict(config=config, labels=loaders.label_options(
+                    labels_mode, regex=label_regex, csv=label_csv), limits=limits,
+                    cache=cache.feature_cache(), progress=progress)
+                if src == "zip":
+                    new, source = loaders.load_zip_upload(uploads[0].name, uploads[0].getvalue(),
+                                                          **kw)
+                elif src == "server":
+                    new, source = loaders.load_server_folder(root, server_rel, **kw)
+                else:
+                    new, source = loaders.load_audio_uploads(
+                        [(u.name, u.getvalue()) for u in uploads], **kw)
+            bar.progress(1.0, text="Saving to the store...")
+            entry = cache.store().put(new)
+            if source is not None:
+                ss["audio_sources"][entry.dataset_id] = source
+            state.open_dataset(entry.dataset_id)
+            state.notice(f"Loaded **{new.name}**: {new.n_clips} clips of {new.shape[0]} × "
+                         f"{new.shape[1]}, {len(new.skipped)} skipped.", "success")
+            st.rerun()
+        slot.empty()  # only reached when loading failed (the error is shown above)
+
+# -- summary --------------------------------------------------------------------------------------
+s = cache.summary(ds.content_hash, ds)
+prov = ds.provenance
+st.subheader(ds.name + (" (synthetic)" if ds.is_synthetic and "synthetic" not in ds.name.lower()
+                       else ""))
+c = st.columns(5)
+c[0].metric("Clips", f"{ds.n_clips:,}")
+c[1].metric("Image shape", f"{ds.shape[0]} × {ds.shape[1]}", help="mel bands × frames")
+c[2].metric("Classes", len(s["classes"]) or "unlabelled")
+c[3].metric("Groups", s["n_groups"] or "none", help="e.g. speakers; used for group-wise CV")
+c[4].metric("Skipped files", len(ds.skipped))
+c = st.columns(5)
+c[0].metric("Min value", f"{s['min']:.3g}")
+c[1].metric("Max value", f"{s['max']:.3g}")
+scale_text = {"db": "dB", "linear": "linear"}.get(s["scale_guess"], "unknown")
+c[2].metric("Scale (guess)", scale_text, help="linear = power or magnitude (>= 0, heavy-tailed); "
+            "dB = negative values within ~100 dB. Guessed from the value range.")
+n_nan = int(prov.get("nan_replaced", 0) or 0)
+c[3].metric("NaN / Inf", n_nan, help="Refused or replaced by 0 when the data was read; "
+            "the dataset itself holds none.")
+durations = prov.get("durations") or {}
+if durations:
+    c[4].metric("Clip duration", f"{durations['median']:.2f} s",
+                help=f"Median; min {durations['min']:.2f} s, max {durations['max']:.2f} s. "
+                     f"Each clip was padded or cropped to {durations['window']:.2f} s "
+                     f"({durations['n_padded']} padded, {durations['n_cropped']} cropped).")
+else:
+    c[4].metric("Clip duration", "n/a", help="Only known for audio extracted by sndiag.")
+st.caption(f"Content hash `{ds.content_hash}` — the id of this dataset in links and in the store.")
+
+left, right = st.columns([1, 2])
+with left:
+    if s["classes"]:
+        st.markdown("**Classes**")
+        st.dataframe([{"class": k, "clips": v, "share": f"{100 * v / ds.n_clips:.1f}%"}
+                      for k, v in s["classes"].items()], hide_index=True, key="tbl_classes",
+                     height=min(38 + 35 * len(s["classes"]), 320))
+    else:
+        st.caption("Unlabelled: the Fisher ratio and class means need labels.")
+with right:
+    if ds.skipped:
+        st.markdown(f"**Skipped files** ({len(ds.skipped)})")
+        st.dataframe([{"file": sk.name, "reason": sk.reason} for sk in ds.skipped],
+                     hide_index=True, key="tbl_skipped", height=min(38 + 35 * len(ds.skipped), 320))
+    else:
+        st.markdown("**Skipped files**: none")
+    with st.expander("Provenance", icon=":material/info:"):
+        shown = {k: v for k, v in prov.items() if k != "durations"}
+        if durations:
+            shown["durations"] = {k: v for k, v in durations.items() if k != "seconds"}
+        st.json(shown, expanded=False)
+
+# -- preview --------------------------------------------------------------------------------------
+st.subheader("Preview a clip")
+c1, c2 = st.columns([1, 3])
+with c1:
+    clip = state.widget(st.number_input, "clip", f"Clip (0 … {ds.n_clips - 1})", min_value=0,
+                        max_value=ds.n_clips - 1, step=1,
+                        valid=lambda v: min(max(int(v or 0), 0), ds.n_clips - 1))
+    name = str(ds.names[clip])
+    st.markdown(f"**{html.escape(name)}**")
+    if ds.y is not None:
+        st.caption(f"label {ds.y[clip]}" + (f" · group {ds.groups[clip]}"
+                                              if ds.groups is not None else ""))
+    log_clip = state.widget(st.toggle, "clip_log", "Log colour scale",
+                            default=s["scale_guess"] == "linear")
+    with widgets.guard():
+        sound = loaders.clip_audio(ds, clip, ss["audio_sources"].get(ds.content_hash),
+                                   data_root_dir=root, limits=limits)
+        if sound is not None:
+            st.audio(sound[0], sample_rate=sound[1])
+        elif ds.is_synthetic:
+            st.caption("No audio: the demo is generated spectrograms.")
+        elif prov.get("kind") == "audio":
+            st.caption("No audio here: uploads are kept only in the session that loaded them.")
+        else:
+            st.caption("No audio: the dataset was loaded from arrays.")
+with c2, widgets.guard():
+    st.plotly_chart(clip_heatmap(ds.X[clip], title=f"Clip {clip}: {html.escape(name)}",
+                                 log=log_clip), key="fig_clip")
+
+# -- store ----------------------------------------------------------------------------------------
+st.subheader("Datasets in the store")
+entries = cache.store().entries()
+st.caption("Every dataset loaded here is kept on the server by its content hash; a link with "
+           "its id opens it for anyone with access to this dashboard.")
+if entries:
+    st.dataframe([{"name": e.name, "created": e.created.replace("T", " ").split("+")[0],
+                   "clips": e.n_clips, "shape": f"{e.shape[0]} × {e.shape[1]}",
+                   "classes": e.n_classes, "synthetic": e.synthetic, "id": e.dataset_id[:12]}
+                  for e in entries], hide_index=True, key="tbl_store",
+                 height=min(38 + 35 * len(entries), 360))
+    ids = [e.dataset_id for e in entries]
+    labels = {e.dataset_id: f"{e.name} · {e.n_clips} clips · {e.dataset_id[:12]}" for e in entries}
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    pick = c1.selectbox("Dataset", options=ids, format_func=labels.get,
+                        key=f"store_pick_{ds.content_hash[:12]}",
+                        index=ids.index(ds.content_hash) if ds.content_hash in ids else 0)
+    if c2.button("Open", key="btn_open", disabled=pick == ds.content_hash,
+                 icon=":material/open_in_new:"):
+        state.open_dataset(pick)
+        st.rerun()
+else:
+    st.caption("The store is empty.")

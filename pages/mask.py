@@ -1,0 +1,94 @@
+"""Mask: switch off low-SNR mel bands before scaling, and see what that costs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import streamlit as st
+
+from sndiag.figures import row_profile, stat_heatmap
+from sndiag.masks import Mask, mask_summary
+from sndiag.ui import cache, state, widgets
+
+widgets.page_setup("Mask", "Masked rows are set to 0 before scaling, so 1/std cannot blow up "
+                   "their noise. The mask is kept for the Scalers and Export pages and in the "
+                   "link.")
+ds = cache.current_dataset()
+stats = cache.pixel_stats(ds.content_hash, ds)
+ss = st.session_state
+n_mels = stats.n_mels
+
+MODES = {"off": "No SNR rule", "abs": "|row SNR| below a threshold",
+         "pct": "Lowest rows by SNR (percentile)"}
+abs_snr = np.abs(np.asarray(stats.row_snr, dtype=float))
+finite = abs_snr[np.isfinite(abs_snr)]
+hi = float(np.max(finite)) if finite.size else 1.0
+top = float(f"{hi * 1.05:.2g}") if hi > 0 else 1.0  # slider end: just above the largest row SNR
+step = float(f"{top / 200:.1g}")
+decimals = max(2, -math.floor(math.log10(step)))
+widgets.resolve_threshold(stats)  # first visit: propose one masking ~10% of the rows
+
+left, right = st.columns([1, 2])
+with left:
+    mode = state.widget(st.radio, "mask_mode", "SNR rule", options=list(MODES),
+                        format_func=MODES.get, valid=lambda v: v if v in MODES else "off")
+    if mode == "pct":
+        state.widget(st.slider, "snr_pct", "Mask the lowest-SNR rows up to percentile",
+                     min_value=0.0, max_value=100.0, step=1.0, format="%.0f",
+                     valid=lambda v: float(min(max(float(v), 0.0), 100.0)),
+                     help="e.g. 10 masks about the 10% of mel bands with the lowest SNR.")
+    else:
+        state.widget(st.slider, "snr_abs", "Mask rows with |SNR| below", min_value=0.0,
+                     max_value=float(top), step=float(step), disabled=mode == "off",
+                     format=f"%.{decimals}f",
+                     valid=lambda v: float(min(max(float(v), 0.0), top)),
+                     help="SNR = mean / std of the band over all clips and frames. Choose an "
+                          "SNR rule above to use it.")
+
+    flagged = cache.auto_flag_rows(ds.content_hash, stats)
+
+    def _toggle_auto() -> None:
+        rows = set(ss.get("mask_rows", []))
+        rows = rows | set(flagged) if ss["w_auto_flag"] else rows - set(flagged)
+        state.set_value("mask_rows", sorted(rows))
+
+    state.widget(st.checkbox, "auto_flag",
+                 f"Pre-select auto-flagged rows ({len(flagged)} empty mel band"
+                 f"{'' if len(flagged) == 1 else 's'})", on_change=_toggle_auto,
+                 disabled=not flagged and not ss.get("auto_flag"),
+                 help="Bands that are all zeros or constant carry no information; 1/std is "
+                      "undefined there.")
+    state.widget(st.multiselect, "mask_rows", "Rows masked by hand", options=list(range(n_mels)),
+                 valid=lambda v: sorted(int(r) for r in v if 0 <= int(r) < n_mels),
+                 placeholder="pick mel rows (0 = lowest band)")
+
+mask = widgets.current_mask(ds, stats)
+info = mask_summary(mask if mask is not None else Mask.none(stats.shape), stats)
+with left:
+    c = st.columns(2)
+    c[0].metric("Rows masked", f"{info['n_masked_rows']} / {n_mels}")
+    c[1].metric("Pixels masked", f"{100 * info['masked_fraction']:.1f}%")
+    c = st.columns(2)
+    c[0].metric("Variance removed", f"{100 * info['variance_removed']:.1f}%",
+                help="Share of the total pixel variance (sum of std²) in masked pixels.")
+    fr = info["fisher_removed"]
+    c[1].metric("Fisher removed", "n/a" if fr is None else f"{100 * fr:.1f}%",
+                help="Share of the summed Fisher ratio (class separability) in masked pixels; "
+                     "keep it low. Needs labels.")
+    st.caption(info["rows_text"].capitalize() + ".")
+    for r in info["reasons"]:
+        st.caption(f"· {r['kind']}: {r['rule']}")
+
+with right:
+    with widgets.guard():
+        masked = mask.rows if mask is not None else None
+        st.plotly_chart(stat_heatmap(stats, "snr", masked_rows=masked), key="fig_mask_snr")
+        if mode == "abs":
+            threshold = float(ss["snr_abs"])
+        elif mode == "pct" and finite.size:
+            threshold = float(np.percentile(abs_snr, float(ss["snr_pct"])))
+        else:
+            threshold = None
+        st.plotly_chart(row_profile(stats, which="row_snr", masked_rows=masked,
+                                    threshold=threshold), key="fig_mask_profile")

@@ -1,0 +1,291 @@
+"""What the Data page does with uploads and server folders, without Streamlit.
+
+Every function here takes plain values (names, bytes, paths) and returns a
+:class:`~sndiag.dataset.Dataset` or plain data, raising :class:`~sndiag.errors.SndiagError`
+subclasses with a user-facing message; the page shows them with ``st.error``. Keeping them free
+of Streamlit makes the upload paths testable without a browser.
+
+Audio previews: an upload's bytes are kept in the user's session only (:class:`AudioSource`);
+a server folder is read again from disk, and only inside ``SNDIAG_DATA_ROOT``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sndiag.config import Limits, SpectrogramConfig
+from sndiag.dataset import Dataset
+from sndiag.errors import DecodeError, LimitError, ParameterError
+
+__all__ = [
+    "AudioSource",
+    "LABEL_MODES",
+    "check_upload_size",
+    "clip_audio",
+    "data_root",
+    "label_options",
+    "list_server_folders",
+    "load_array_upload",
+    "load_audio_uploads",
+    "load_server_folder",
+    "load_zip_upload",
+    "resolve_server_folder",
+]
+
+MB = 1024 * 1024
+#: Label sources offered for audio: value -> label shown.
+LABEL_MODES = {
+    "folder": "Class folder names",
+    "regex": "File-name pattern (regex)",
+    "csv": "CSV manifest (path,label[,group])",
+    "none": "No labels",
+}
+Progress = Callable[[int, int], Any]
+
+
+@dataclass
+class AudioSource:
+    """Where the audio of a dataset's clips can be read back for listening.
+
+    ``kind`` is ``"files"`` (upload bytes by clip name, session only), ``"zip"`` (the uploaded
+    archive's bytes, session only) or ``"folder"`` (a folder under the data root).
+    """
+
+    kind: str
+    files: dict[str, bytes] = field(default_factory=dict)
+    archive: bytes | None = None
+    root: str | None = None
+
+
+# -- limits -----------------------------------------------------------------------------------
+def check_upload_size(sizes: Sequence[tuple[str, int]], limits: Limits) -> None:
+    """Refuse uploads whose total size exceeds ``limits.max_upload_mb`` (before reading them).
+
+    Examples
+    --------
+    >>> check_upload_size([("a.wav", 10)], Limits(max_upload_mb=1))
+    >>> check_upload_size([("a.npy", 3 * MB)], Limits(max_upload_mb=1))
+    Traceback (most recent call last):
+    ...
+    sndiag.errors.LimitError: the upload is 3.0 MB (a.npy), above the limit of 1 MB; ...
+    """
+    total = sum(int(s) for _, s in sizes)
+    if total > limits.max_upload_mb * MB:
+        biggest = max(sizes, key=lambda t: t[1])[0] if sizes else ""
+        what = biggest if len(sizes) == 1 else f"{len(sizes)} files, largest {biggest}"
+        raise LimitError(f"the upload is {total / MB:.1f} MB ({what}), above the limit of "
+                         f"{limits.max_upload_mb:g} MB; upload less at once, or ask the admin to "
+                         "raise SNDIAG_MAX_UPLOAD_MB")
+
+
+# -- labels -----------------------------------------------------------------------------------
+def label_options(mode: str, *, regex: str = "", csv: bytes | None = None) -> dict[str, Any]:
+    """Keyword arguments of :func:`sndiag.ingest.from_files` for a label source.
+
+    Examples
+    --------
+    >>> label_options("regex", regex=r"(?P<label>\\d)_")
+    {'labels': 'none', 'label_regex': '(?P<label>\\\\d)_'}
+    """
+    if mode == "folder":
+        return {"labels": "folder"}
+    if mode == "none":
+        return {"labels": "none"}
+    if mode == "regex":
+        if not regex.strip():
+            raise ParameterError("give a file-name pattern with a named group 'label', e.g. "
+                                 r"(?P<label>\d)_(?P<group>[a-z]+)_\d+\.wav")
+        return {"labels": "none", "label_regex": regex.strip()}
+    if mode == "csv":
+        if not csv:
+            raise ParameterError("upload the CSV manifest (header path,label[,group]) first")
+        return {"labels": "none", "labels_csv": bytes(csv)}
+    raise ParameterError(f"label source {mode!r} must be one of {list(LABEL_MODES)}")
+
+
+# -- loaders ----------------------------------------------------------------------------------
+def load_array_upload(name: str, data: bytes, *, nan_policy: str = "raise",
+                      limits: Limits | None = None) -> Dataset:
+    """An uploaded ``.npy``/``.npz`` -> Dataset (never unpickles; bad files raise DataError)."""
+    from sndiag.ingest import load_arrays
+
+    limits = limits or Limits.from_env()
+    check_upload_size([(name, len(data))], limits)
+    if not name.lower().endswith((".npy", ".npz")):
+        raise ParameterError(f"{name} is not a .npy or .npz file; upload arrays saved with "
+                             "numpy.save / numpy.savez")
+    ds = load_arrays(data, nan_policy=nan_policy, expected_shape=None, limits=limits)  # type: ignore[arg-type]
+    return _named(ds, name, kind="arrays")
+
+
+def _named(ds: Dataset, name: str, **extra: Any) -> Dataset:
+    prov = dict(ds.provenance)
+    if not prov.get("name"):
+        prov["name"] = name
+    for k, v in extra.items():
+        prov.setdefault(k, v)
+    return Dataset(ds.X, y=ds.y, groups=ds.groups, names=ds.names, provenance=prov,
+                   skipped=ds.skipped)
+
+
+def clean_name(name: str) -> str:
+    """Clip name as :mod:`sndiag.ingest` records it (posix, no leading slash)."""
+    name = name.replace("\\", "/")
+    name = posixpath.normpath(name) if name else name
+    return name.lstrip("/") if name not in ("", ".") else "unnamed"
+
+
+def load_audio_uploads(files: Sequence[tuple[str, bytes]], *, config: SpectrogramConfig,
+                       labels: dict[str, Any], limits: Limits | None = None, cache: Any = None,
+                       progress: Progress | None = None, name: str | None = None
+                       ) -> tuple[Dataset, AudioSource]:
+    """Uploaded audio files (or a folder upload) -> (Dataset, its audio for previews)."""
+    from sndiag.ingest import from_files
+
+    limits = limits or Limits.from_env()
+    check_upload_size([(n, len(b)) for n, b in files], limits)
+    if not files:
+        raise ParameterError("choose audio files to upload first")
+    ds = from_files(list(files), config=config, cache=cache, limits=limits, progress=progress,
+                    source="upload", **labels)
+    label = name or _common_folder([n for n, _ in files]) or f"{len(files)} uploaded files"
+    source = AudioSource("files", files={clean_name(n): b for n, b in files})
+    return _named(ds, label), source
+
+
+def _common_folder(names: Sequence[str]) -> str:
+    tops = {clean_name(n).split("/")[0] for n in names if "/" in clean_name(n)}
+    return tops.pop() if len(tops) == 1 else ""
+
+
+def load_zip_upload(name: str, data: bytes, *, config: SpectrogramConfig,
+                    labels: dict[str, Any], limits: Limits | None = None, cache: Any = None,
+                    progress: Progress | None = None) -> tuple[Dataset, AudioSource]:
+    """An uploaded zip of class folders -> (Dataset, its audio for previews)."""
+    from sndiag.ingest import from_zip
+
+    limits = limits or Limits.from_env()
+    check_upload_size([(name, len(data))], limits)
+    ds = from_zip(data, name=name, config=config, cache=cache, limits=limits, progress=progress,
+                  **labels)
+    return _named(ds, name), AudioSource("zip", archive=data)
+
+
+# -- server folders ---------------------------------------------------------------------------
+def data_root(env: dict[str, str] | None = None) -> Path | None:
+    """``$SNDIAG_DATA_ROOT`` resolved, or None when unset or not a folder."""
+    env = dict(os.environ) if env is None else env
+    raw = env.get("SNDIAG_DATA_ROOT")
+    if not raw:
+        return None
+    root = Path(raw).expanduser().resolve()
+    return root if root.is_dir() else None
+
+
+def list_server_folders(root: Path, *, max_depth: int = 2, limit: int = 500) -> list[str]:
+    """Sub-folders of ``root`` (relative posix paths, ``"."`` for the root itself).
+
+    Hidden folders are skipped; symbolic links are listed only when they resolve inside root.
+    """
+    out = ["."]
+    stack: list[tuple[Path, int]] = [(root, 0)]
+    while stack and len(out) < limit:
+        folder, depth = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_dir():
+                continue
+            path = Path(entry.path)
+            if not path.resolve().is_relative_to(root):
+                continue
+            rel = path.relative_to(root).as_posix()
+            out.append(rel)
+            if depth + 1 < max_depth:
+                stack.append((path, depth + 1))
+    return sorted(out[:limit])
+
+
+def resolve_server_folder(root: Path, rel: str) -> Path:
+    """``root / rel`` resolved, refusing anything outside ``root`` (``..``, links, absolute)."""
+    root = root.resolve()
+    target = (root / rel).resolve()
+    if not target.is_relative_to(root):
+        raise ParameterError(f"{rel!r} is outside the data folder; pick one of the listed folders")
+    if not target.is_dir():
+        raise ParameterError(f"{rel!r} is not a folder under the data folder")
+    return target
+
+
+def load_server_folder(root: Path, rel: str, *, config: SpectrogramConfig,
+                       labels: dict[str, Any], limits: Limits | None = None, cache: Any = None,
+                       progress: Progress | None = None) -> tuple[Dataset, AudioSource]:
+    from sndiag.ingest import from_folder
+
+    folder = resolve_server_folder(root, rel)
+    limits = limits or Limits.from_env()
+    ds = from_folder(folder, config=config, cache=cache, limits=limits, progress=progress,
+                     source=str(folder), **labels)
+    name = rel if rel != "." else root.name
+    return _named(ds, name), AudioSource("folder", root=str(folder))
+
+
+# -- audio preview ----------------------------------------------------------------------------
+def _read_member(archive: bytes, name: str, limit: int) -> bytes | None:
+    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+        for info in zf.infolist():
+            member = info.filename.replace("\\", "/")
+            if member == name or clean_name(member) == name:
+                if info.file_size > limit:
+                    return None
+                return zf.read(info)
+    return None
+
+
+def clip_audio(ds: Dataset, index: int, source: AudioSource | None, *,
+               data_root_dir: Path | None = None, limits: Limits | None = None
+               ) -> tuple[np.ndarray, int] | None:
+    """The decoded audio of clip ``index`` as ``(signal, sample_rate)``, or None.
+
+    None when the dataset has no audio (arrays, demo) or the source is not available in this
+    session. A server folder is read only when it lies inside ``data_root_dir``.
+    """
+    from sndiag import audio
+
+    limits = limits or Limits.from_env()
+    name = str(ds.names[index]) if ds.names is not None else ""
+    cfg = ds.provenance.get("config") or {}
+    sr = int(cfg.get("sr", 22050))
+    data: bytes | str | None = None
+    if source is not None and source.kind == "files":
+        data = source.files.get(name)
+        if data is None:  # names may have lost a wrapper folder
+            matches = [b for n, b in source.files.items() if n.endswith("/" + name) or n == name]
+            data = matches[0] if len(matches) == 1 else None
+    elif source is not None and source.kind == "zip" and source.archive is not None:
+        data = _read_member(source.archive, name, int(limits.max_upload_mb * MB))
+    else:
+        folder = source.root if source is not None and source.kind == "folder" \
+            else ds.provenance.get("source")
+        if folder and data_root_dir is not None and ds.provenance.get("kind") == "audio":
+            path = (Path(folder) / name).resolve()
+            if path.is_relative_to(data_root_dir.resolve()) and path.is_file():
+                data = str(path)
+    if data is None:
+        return None
+    try:
+        y = audio.decode(data, sr=sr, max_seconds=limits.max_clip_seconds, name=name)
+    except (DecodeError, LimitError):
+        return None
+    return y, sr
