@@ -97,7 +97,25 @@ class _IncrementalAffine(_AffineScaler):
         return self
 
 
-class PixelStandardScaler(_IncrementalAffine):
+class _StandardFamily(_IncrementalAffine):
+    """Mean/std scalers (per pixel, per band, global): one ``StandardScaler`` on a view."""
+
+    def __init__(self, *, shape: tuple[int, int] | None = None, with_mean: bool = True,
+                 with_std: bool = True) -> None:
+        self.shape = shape
+        self.with_mean = with_mean
+        self.with_std = with_std
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        _check_bool("with_mean", self.with_mean)
+        _check_bool("with_std", self.with_std)
+
+    def _make_inner(self) -> StandardScaler:
+        return StandardScaler(with_mean=bool(self.with_mean), with_std=bool(self.with_std))
+
+
+class PixelStandardScaler(_StandardFamily):
     """Per-pixel standardization ``(X - X.mean(0)) / X.std(0)``, the practice under diagnosis.
 
     Wraps :class:`sklearn.preprocessing.StandardScaler` on the flattened images, so every pixel
@@ -146,20 +164,6 @@ class PixelStandardScaler(_IncrementalAffine):
     array([[ 1.,  1.],
            [10.,  1.]])
     """
-
-    def __init__(self, *, shape: tuple[int, int] | None = None, with_mean: bool = True,
-                 with_std: bool = True) -> None:
-        self.shape = shape
-        self.with_mean = with_mean
-        self.with_std = with_std
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        _check_bool("with_mean", self.with_mean)
-        _check_bool("with_std", self.with_std)
-
-    def _make_inner(self) -> StandardScaler:
-        return StandardScaler(with_mean=bool(self.with_mean), with_std=bool(self.with_std))
 
     def _set_state(self) -> None:
         img, inner = self.image_shape_, self.scaler_
@@ -246,7 +250,7 @@ class StdFloorScaler(_IncrementalAffine):
         self.scale_ = _handle_zeros_in_scale(np.maximum(self.std_, self.floor_)).reshape(img)
 
 
-class BandScaler(_IncrementalAffine):
+class BandScaler(_StandardFamily):
     """Per-band standardization (CMVN): one mean and std per mel row, pooled over frames and clips.
 
     Every pixel of row ``m`` is mapped by the same ``(x - mean_[m]) / scale_[m]``, so rows are
@@ -284,20 +288,6 @@ class BandScaler(_IncrementalAffine):
            [ 0.,  0.]])
     """
 
-    def __init__(self, *, shape: tuple[int, int] | None = None, with_mean: bool = True,
-                 with_std: bool = True) -> None:
-        self.shape = shape
-        self.with_mean = with_mean
-        self.with_std = with_std
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        _check_bool("with_mean", self.with_mean)
-        _check_bool("with_std", self.with_std)
-
-    def _make_inner(self) -> StandardScaler:
-        return StandardScaler(with_mean=bool(self.with_mean), with_std=bool(self.with_std))
-
     def _view(self, X2: np.ndarray, img: tuple[int, int]) -> np.ndarray:
         n_mels, n_frames = img
         return X2.reshape(-1, n_mels, n_frames).transpose(0, 2, 1).reshape(-1, n_mels)
@@ -312,7 +302,7 @@ class BandScaler(_IncrementalAffine):
                        else np.ones((n_mels, 1)))
 
 
-class GlobalScaler(_IncrementalAffine):
+class GlobalScaler(_StandardFamily):
     """One mean and one std over every pixel of every training clip.
 
     A change of units: all pixels get the same gain ``1 / scale_``, so the relative levels of
@@ -343,20 +333,6 @@ class GlobalScaler(_IncrementalAffine):
     >>> s.gain_map().shape
     (1, 2)
     """
-
-    def __init__(self, *, shape: tuple[int, int] | None = None, with_mean: bool = True,
-                 with_std: bool = True) -> None:
-        self.shape = shape
-        self.with_mean = with_mean
-        self.with_std = with_std
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        _check_bool("with_mean", self.with_mean)
-        _check_bool("with_std", self.with_std)
-
-    def _make_inner(self) -> StandardScaler:
-        return StandardScaler(with_mean=bool(self.with_mean), with_std=bool(self.with_std))
 
     def _view(self, X2: np.ndarray, img: tuple[int, int]) -> np.ndarray:
         return X2.reshape(-1, 1)
