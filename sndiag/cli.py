@@ -191,6 +191,60 @@ def scale(
     typer.echo(f"wrote {output}: {result}")
 
 
+@app.command()
+def compare(
+    input: Annotated[Path, typer.Argument(help="Labelled dataset .npz/.npy.")],
+    scalers: Annotated[str | None, typer.Option(
+        help="Comma-separated scaler names (default: none,standard,std_floor,band,global,"
+             "robust,minmax,db,log1p); 'none' is always added as the baseline.")] = None,
+    mask_snr: Annotated[float | None, typer.Option(
+        help="Also run every scaler with rows of SNR below this masked.")] = None,
+    mask_percentile: Annotated[float | None, typer.Option(
+        help="Also run every scaler with the lowest P% SNR rows masked.")] = None,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds (group-wise with groups).")] = 5,
+    classifier: Annotated[str, typer.Option(help="logreg (fast) or mlp (per-epoch curves).")]
+        = "logreg",
+    epochs: Annotated[int, typer.Option(help="MLP training epochs.")] = 20,
+    ignore_groups: Annotated[bool, typer.Option(
+        help="Ignore clip groups (e.g. speakers): folds are then NOT group-independent.")] = False,
+    jobs: Annotated[int, typer.Option(help="Parallel fold fits (processes).")] = 2,
+    seed: Annotated[int, typer.Option(help="Random seed of splits and classifiers.")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")]
+        = None,
+) -> None:
+    """Does normalization help? Cross-validate each scaler (x mask) against the raw data."""
+    from sndiag.experiment import DEFAULT_SCALERS, format_table, run_experiment
+    from sndiag.ingest import load_arrays
+
+    masks = ["none"]
+    if mask_snr is not None:
+        masks.append(f"snr<{mask_snr:g}")
+    if mask_percentile is not None:
+        masks.append(f"p{mask_percentile:g}")
+    names = DEFAULT_SCALERS if scalers is None else [s for s in scalers.split(",") if s.strip()]
+    ds = load_arrays(input)
+    bar, update = _progress("fitting folds")
+    with bar:
+        result = run_experiment(ds, scalers=names, masks=masks,
+                                classifier=classifier,  # type: ignore[arg-type]
+                                folds=folds, epochs=epochs, n_jobs=jobs, random_state=seed,
+                                groups="none" if ignore_groups else "auto", progress=update)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.to_dict(), indent=2))
+    typer.echo(f"{ds.name}: {ds.n_clips} clips, {result.splitter}, {result.classifier}, "
+               f"{result.seconds:.1f} s")
+    typer.echo(format_table(result))
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    for c in result.configurations:
+        for note in c.notes:
+            typer.echo(f"note: {c.label}: {note}")
+    typer.echo("")
+    typer.echo(result.verdict)
+    if json_out is not None:
+        typer.echo(f"wrote {json_out}")
+
+
 def main() -> None:
     """Entry point: typer reports usage errors itself; sndiag errors become one line, exit 2."""
     try:

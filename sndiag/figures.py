@@ -18,6 +18,8 @@ Builders
 :func:`clip_heatmap`        one clip's spectrogram
 :func:`gain_and_snr`        noise gain beside SNR: where gain is high and SNR low, noise is amplified
                             (constant pixels, e.g. padding, can be left blank)
+:func:`experiment_bars`     mean accuracy per scaler (x mask) with 95% CIs and fold dots
+:func:`experiment_curves`   held-out accuracy and log-loss per epoch, one line per scaler
 
 Export: :func:`figure_html` (self-contained HTML or an embeddable ``<div>``) and
 :func:`figure_png` (Kaleido + Chromium; ``None`` when no browser can run).
@@ -39,12 +41,15 @@ from plotly.subplots import make_subplots
 from sndiag.errors import ParameterError, ShapeError
 
 if TYPE_CHECKING:
+    from sndiag.experiment import ConfigResult, ExperimentResult
     from sndiag.stats import PixelStats
 
 __all__ = [
     "STAT_LABELS",
     "class_mean_heatmaps",
     "clip_heatmap",
+    "experiment_bars",
+    "experiment_curves",
     "figure_html",
     "figure_png",
     "gain_and_snr",
@@ -816,3 +821,147 @@ def figure_png(
     except Exception:  # noqa: BLE001 - no browser or a crashed renderer: the caller falls back to HTML
         return None
     return bytes(data) if isinstance(data, bytes | bytearray) and data[:8] == b"\x89PNG\r\n\x1a\n" else None
+
+
+# -- experiment -------------------------------------------------------------------------------
+EXPERIMENT_HEIGHT = 380
+CURVES_HEIGHT = 360
+NONE_COLOR = "#555555"
+BEST_COLOR = "#54a24b"
+CURVE_COLORS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#72b7b2", "#eeca3b", "#9d755d",
+                "#bab0ac", "#ff9da6", "#79706e")
+
+
+def _experiment(result: ExperimentResult | Mapping[str, Any]) -> ExperimentResult:
+    """An :class:`~sndiag.experiment.ExperimentResult` from itself or its ``to_dict()`` form."""
+    from sndiag.experiment import ExperimentResult
+
+    return result if isinstance(result, ExperimentResult) else ExperimentResult.from_dict(result)
+
+
+def _config_color(c: ConfigResult, best: ConfigResult | None) -> str:
+    if c.scaler == "none":
+        return NONE_COLOR
+    if c.scaler == "standard":
+        return LOW_COLOR
+    return BEST_COLOR if c is best else BAR_COLOR
+
+
+def experiment_bars(result: ExperimentResult | Mapping[str, Any]) -> go.Figure:
+    """Mean held-out accuracy per configuration, with 95% CI error bars and the fold accuracies.
+
+    Grey is the unscaled baseline ``none`` (with a dotted reference line at its mean), red the
+    question's per-pixel ``standard``, green the best configuration, blue the others. The
+    intervals are :func:`sndiag.experiment.corrected_ci`; whether two configurations differ is
+    the paired test in the hover text (p vs none), not whether their bars overlap.
+
+    Parameters
+    ----------
+    result : ExperimentResult or dict
+        :func:`sndiag.experiment.run_experiment` output or its ``to_dict()`` (a stored result).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Examples
+    --------
+    >>> from sndiag.experiment import ConfigResult, ExperimentResult
+    >>> c = ConfigResult("none", "none", "logreg", [0.5, 0.7], 0.6, 0.4, 0.8, None, 1.0)
+    >>> r = ExperimentResult({}, "logreg", 2, "StratifiedKFold", [c], [10, 10], [10, 10])
+    >>> fig = experiment_bars(r)
+    >>> [t.type for t in fig.data], list(fig.data[0].y)
+    (['bar', 'scatter'], [60.0])
+    """
+    res = _experiment(result)
+    best = res.best
+    configs = res.configurations
+    labels = [_text(c.label) for c in configs]
+    plus = [100 * (c.ci_high - c.mean) if np.isfinite(c.ci_high) else 0.0 for c in configs]
+    minus = [100 * (c.mean - c.ci_low) if np.isfinite(c.ci_low) else 0.0 for c in configs]
+    hover = [
+        f"{_text(c.label)}<br>mean {100 * c.mean:.1f}% (95% CI {100 * c.ci_low:.1f}-"
+        f"{100 * c.ci_high:.1f}%)<br>"
+        + ("the baseline" if c.p_vs_none is None else f"p vs none = {c.p_vs_none:.3f}")
+        + f"<br>fit {c.fit_seconds:.1f} s over {len(c.fold_accuracies)} folds"
+        for c in configs
+    ]
+    fig = go.Figure()
+    fig.add_bar(x=labels, y=[100 * c.mean for c in configs],
+                marker_color=[_config_color(c, best) for c in configs],
+                error_y={"type": "data", "array": plus, "arrayminus": minus, "visible": True,
+                         "color": "#222"},
+                hovertext=hover, hoverinfo="text", name="mean (95% CI)")
+    fig.add_scatter(x=[_text(c.label) for c in configs for _ in c.fold_accuracies],
+                    y=[100 * a for c in configs for a in c.fold_accuracies], mode="markers",
+                    name="folds", marker={"color": "#222", "size": 5, "opacity": 0.55},
+                    hovertemplate="%{x}<br>fold accuracy %{y:.1f}%<extra></extra>")
+    none = res.get("none")
+    if none is not None:
+        fig.add_hline(y=100 * none.mean, line_dash="dot", line_color=NONE_COLOR,
+                      annotation_text="original data (none)", annotation_position="top left")
+    kind = "group-independent" if res.grouped else "stratified"
+    _style(fig, title=f"Held-out accuracy, {res.folds} {kind} folds ({res.classifier}): mean, "
+                      "95% CI and folds", height=EXPERIMENT_HEIGHT)
+    fig.update_layout(showlegend=False)
+    fig.update_yaxes(title_text="accuracy (%)", range=[0, 100])
+    fig.update_xaxes(title_text="configuration")
+    return fig
+
+
+def experiment_curves(result: ExperimentResult | Mapping[str, Any]) -> go.Figure:
+    """Held-out accuracy and log-loss per epoch (mean over folds), one line per configuration.
+
+    ``none`` is drawn black and dashed ("original"), ``standard`` red, like the "normalized vs
+    original" plots of the question. Configurations without curves (``logreg``) are skipped; a
+    figure without any curve says so in its title.
+
+    Parameters
+    ----------
+    result : ExperimentResult or dict
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Examples
+    --------
+    >>> from sndiag.experiment import ConfigResult, ExperimentResult
+    >>> c = ConfigResult("none", "none", "mlp", [0.5, 0.7], 0.6, 0.4, 0.8, None, 1.0,
+    ...                  epochs={"val_accuracy": [0.4, 0.6], "val_loss": [1.2, 0.9]})
+    >>> r = ExperimentResult({}, "mlp", 2, "StratifiedKFold", [c], [10, 10], [10, 10])
+    >>> fig = experiment_curves(r)
+    >>> len(fig.data), list(fig.data[0].y)
+    (2, [40.0, 60.0])
+    """
+    res = _experiment(result)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=("validation accuracy (%)", "validation log-loss"))
+    n = 0
+    for i, c in enumerate(res.configurations):
+        if not c.epochs:
+            continue
+        acc = list(c.epochs.get("val_accuracy", []))
+        loss = list(c.epochs.get("val_loss", []))
+        epochs = list(range(1, len(acc) + 1))
+        if c.scaler == "none":
+            line = {"color": "#222", "dash": "dash", "width": 3}
+        elif c.scaler == "standard":
+            line = {"color": LOW_COLOR, "width": 3}
+        else:
+            line = {"color": CURVE_COLORS[i % len(CURVE_COLORS)], "width": 2}
+        name = "original (none)" if c.label == "none" else _text(c.label)
+        fig.add_scatter(x=epochs, y=[100 * a if np.isfinite(a) else None for a in acc],
+                        mode="lines", name=name, legendgroup=c.label, line=line, row=1, col=1)
+        fig.add_scatter(x=epochs, y=[v if np.isfinite(v) else None for v in loss],
+                        mode="lines", name=name, legendgroup=c.label, showlegend=False,
+                        line=line, row=1, col=2)
+        n += 1
+    title = (f"Per-epoch validation curves, mean over {res.folds} folds ({res.classifier})" if n
+             else f"No per-epoch curves: {res.classifier} records one accuracy per fold; run "
+                  "the MLP for curves")
+    _style(fig, title=title, height=CURVES_HEIGHT)
+    fig.update_layout(legend={"y": -0.25, "yanchor": "top", "x": 0.5, "xanchor": "center"},
+                      margin={"b": 90})
+    fig.update_xaxes(title_text="epoch")
+    return fig

@@ -1,0 +1,142 @@
+"""The cross-validation splits that every configuration shares."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
+
+from sndiag.errors import DataError, ParameterError
+
+
+@dataclass(frozen=True)
+class CVPlan:
+    """The cross-validation splits every configuration shares (paired comparison).
+
+    Attributes
+    ----------
+    splits : tuple of (train_index, test_index)
+    splitter : str
+        Human description, e.g. ``"StratifiedGroupKFold(n_splits=5) over 6 groups"``.
+    grouped : bool
+        True when no group appears in both the training and the test part of a split.
+    notes : tuple of str
+        What was adjusted and why (e.g. fewer folds than asked).
+    """
+
+    splits: tuple[tuple[np.ndarray, np.ndarray], ...]
+    splitter: str
+    grouped: bool
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n_folds(self) -> int:
+        return len(self.splits)
+
+    @property
+    def n_train(self) -> list[int]:
+        return [int(tr.size) for tr, _ in self.splits]
+
+    @property
+    def n_test(self) -> list[int]:
+        return [int(te.size) for _, te in self.splits]
+
+
+def plan_splits(y: Sequence[Any] | np.ndarray, *,
+                groups: Sequence[Any] | np.ndarray | None = None, folds: int = 5,
+                random_state: int = 0) -> CVPlan:
+    """Choose the splitter and compute the splits.
+
+    Without groups: ``StratifiedKFold(shuffle=True)``. With groups (e.g. speakers):
+    ``StratifiedGroupKFold(shuffle=True)`` (``GroupKFold`` if that leaves a test fold empty), so
+    the estimate is group-independent; when there are fewer groups than ``folds`` the number of
+    folds is reduced to the number of groups and a note says so.
+
+    Parameters
+    ----------
+    y : array-like [shape=(n_clips,)]
+        Class labels.
+    groups : array-like [shape=(n_clips,)] or None
+        Group of each clip; None for ungrouped data.
+    folds : int
+        Requested number of folds, >= 2.
+    random_state : int
+        Seed of the shuffling splitters.
+
+    Returns
+    -------
+    CVPlan
+
+    Examples
+    --------
+    >>> y = np.repeat(["a", "b"], 6)
+    >>> plan = plan_splits(y, groups=np.tile(["s1", "s2", "s3"], 4), folds=5)
+    >>> plan.n_folds, plan.grouped, plan.notes[0][:40]
+    (3, True, 'only 3 groups: using 3 group-wise folds ')
+    >>> plan_splits(y, folds=3).splitter
+    'StratifiedKFold(n_splits=3, shuffle=True)'
+    """
+    y = np.asarray(y)
+    n = y.shape[0]
+    if isinstance(folds, bool) or not isinstance(folds, int | np.integer) or folds < 2:
+        raise ParameterError(f"folds={folds!r} must be an integer >= 2, e.g. 5")
+    folds = int(folds)
+    if n < 2 * folds and groups is None:
+        raise ParameterError(f"{n} clips are too few for folds={folds}; use folds <= {n // 2} "
+                             "or add clips")
+    labels, counts = np.unique(y, return_counts=True)
+    if labels.size < 2:
+        raise DataError(f"the experiment needs at least 2 classes; the labels hold only "
+                        f"{labels.tolist()}")
+    notes: list[str] = []
+    if groups is not None:
+        g = np.asarray(groups)
+        if g.shape != y.shape:
+            raise ParameterError(f"groups has {g.size} entries but y has {n}; they must match")
+        n_groups = int(np.unique(g).size)
+        if n_groups < 2:
+            notes.append(f"only {n_groups} group: ignored it and used stratified folds, so the "
+                         "estimate is NOT group-independent")
+            groups = None
+        else:
+            if n_groups < folds:
+                notes.append(f"only {n_groups} groups: using {n_groups} group-wise folds instead "
+                             f"of {folds}")
+                folds = n_groups
+            splits = _group_splits(y, g, folds, random_state)
+            name = f"StratifiedGroupKFold(n_splits={folds}, shuffle=True) over {n_groups} groups"
+            if splits is None:
+                splits = list(GroupKFold(n_splits=folds, shuffle=True,
+                                         random_state=random_state).split(y, y, g))
+                name = f"GroupKFold(n_splits={folds}, shuffle=True) over {n_groups} groups"
+            for i, (tr, te) in enumerate(splits):
+                unseen = np.setdiff1d(np.unique(y[te]), np.unique(y[tr]))
+                if unseen.size:
+                    notes.append(f"fold {i + 1} tests classes {unseen.tolist()[:5]} absent from "
+                                 "its training part (labels and groups are confounded): its "
+                                 "accuracy understates what any scaler can do")
+            return CVPlan(tuple(splits), name, True, tuple(notes))
+    if counts.min() < folds:
+        notes.append(f"class {labels[counts.argmin()]!r} has only {counts.min()} clips, fewer "
+                     f"than the {folds} folds: some test folds lack it")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+        splits = list(splitter.split(np.zeros(n), y))
+    return CVPlan(tuple(splits), f"StratifiedKFold(n_splits={folds}, shuffle=True)", False,
+                  tuple(notes))
+
+
+def _group_splits(y: np.ndarray, g: np.ndarray, folds: int,
+                  random_state: int) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=random_state)
+        splits = list(splitter.split(np.zeros(y.shape[0]), y, g))
+    if any(te.size == 0 or tr.size == 0 for tr, te in splits):
+        return None
+    return splits

@@ -1,0 +1,89 @@
+"""`sndiag compare`: table, verdict, JSON schema, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from sndiag.cli import app, main
+from sndiag.dataset import Dataset
+
+CONFIG_KEYS = {"scaler", "mask", "classifier", "fold_accuracies", "mean", "ci_low", "ci_high",
+               "p_vs_none", "fit_seconds", "epochs", "notes", "cpu_seconds"}
+
+
+@pytest.fixture
+def tiny_npz(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 12)
+    X = rng.gamma(2.0, 1.0, size=(36, 5, 7)) + 1.5 * y[:, None, None]
+    return Dataset(X.astype(np.float32), y=y, groups=np.tile(["a", "b", "c", "d"], 9),
+                   provenance={"name": "tiny"}).save(tmp_path / "tiny.npz")
+
+
+def test_compare_prints_table_and_writes_json(tiny_npz: Path, tmp_path: Path) -> None:
+    out = tmp_path / "res.json"
+    r = CliRunner().invoke(app, ["compare", str(tiny_npz), "--scalers", "none,standard,band",
+                                 "--mask-snr", "0.5", "--folds", "3", "--jobs", "1",
+                                 "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].startswith("tiny: 36 clips, StratifiedGroupKFold")
+    assert lines[1].split()[:3] == ["configuration", "mean", "acc"]
+    assert any(line.startswith("band | mask snr<0.5") for line in lines)
+    assert "Best of 6 configurations" in r.output
+    d = json.loads(out.read_text())
+    assert d["classifier"] == "logreg" and d["folds"] == 3 and d["dataset"]["name"] == "tiny"
+    assert {"dataset", "classifier", "folds", "splitter", "configurations", "best", "verdict",
+            "notes"} <= set(d)
+    assert [(c["scaler"], c["mask"]) for c in d["configurations"]] == [
+        ("none", "none"), ("standard", "none"), ("band", "none"),
+        ("none", "snr<0.5"), ("standard", "snr<0.5"), ("band", "snr<0.5")]
+    for c in d["configurations"]:
+        assert set(c) == CONFIG_KEYS and c["epochs"] is None
+
+
+def test_compare_mlp_records_epochs(tiny_npz: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mlp.json"
+    r = CliRunner().invoke(app, ["compare", str(tiny_npz), "--scalers", "standard",
+                                 "--classifier", "mlp", "--epochs", "2", "--folds", "2",
+                                 "--ignore-groups", "--jobs", "1", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(out.read_text())
+    assert d["splitter"].startswith("StratifiedKFold")
+    assert [c["scaler"] for c in d["configurations"]] == ["none", "standard"]
+    assert all(len(c["epochs"]["val_accuracy"]) == 2 for c in d["configurations"])
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--scalers", "none,nope"], "nope"),
+    (["--mask-percentile", "150"], "percentile"),
+    (["--classifier", "svm"], "classifier='svm'"),
+    (["--folds", "1"], "folds=1"),
+])
+def test_compare_bad_options_exit_2_one_line(tiny_npz: Path, args: list[str], message: str,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", ["sndiag", "compare", str(tiny_npz), "--jobs", "1", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and message in err
+
+
+def test_compare_unlabelled_and_missing_input_subprocess(tmp_path: Path) -> None:
+    unlabelled = Dataset(np.ones((8, 2, 3), dtype=np.float32)).save(tmp_path / "u.npz")
+    for path, message in ((unlabelled, "needs labels"), (tmp_path / "missing.npz", "missing")):
+        proc = subprocess.run([sys.executable, "-m", "sndiag.cli", "compare", str(path)],
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 2, proc.stderr
+        err = proc.stderr.strip()
+        assert err.startswith("error:") and "\n" not in err and message in err
+        assert "Traceback" not in proc.stderr
