@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
@@ -197,10 +198,31 @@ def _colorbar(title: str, **extra: Any) -> dict[str, Any]:
     return {"title": {"text": title, "side": "right"}, "thickness": 14, "outlinewidth": 0, **extra}
 
 
+def _colorscale(name: str) -> list[list[Any]]:
+    """A named Plotly colour scale with every colour as ``rgb(r,g,b)`` text.
+
+    Streamlit's Plotly theme treats the hex colours ``#000001``..``#000040`` as placeholders for
+    its own palette and swaps them in the browser, so Magma/Inferno (which start at ``#000004``)
+    would draw their darkest values pink. ``rgb()`` strings are left alone.
+
+    Examples
+    --------
+    >>> _colorscale("Magma")[0]
+    [0.0, 'rgb(0, 0, 4)']
+    """
+    out = []
+    for pos, colour in plotly.colors.get_colorscale(name):
+        if colour.startswith("#"):
+            colour = "rgb({}, {}, {})".format(*plotly.colors.hex_to_rgb(colour))
+        out.append([float(pos), colour])
+    return out
+
+
 def _heatmap_trace(Z: np.ndarray, *, log: bool, colorscale: str, zmid: float | None,
                    colorbar_title: str, **extra: Any) -> go.Heatmap:
     n_rows, n_cols = Z.shape
-    kw: dict[str, Any] = {"x": np.arange(n_cols), "y": np.arange(n_rows), "colorscale": colorscale}
+    kw: dict[str, Any] = {"x": np.arange(n_cols), "y": np.arange(n_rows),
+                          "colorscale": _colorscale(colorscale)}
     if log:
         Zl, _ = _log10(Z)
         label = colorbar_title or "value"
@@ -403,7 +425,7 @@ def class_mean_heatmaps(stats: PixelStats, *, max_classes: int = 6, log: bool = 
                       row=i // n_cols + 1, col=i % n_cols + 1)
     shown = f" (first {n} of {means.shape[0]} classes)" if n < means.shape[0] else ""
     _style(fig, title=f"Class-mean spectrograms{shown}", height=SMALL_MULTIPLE_HEIGHT * n_rows + 70)
-    fig.update_layout(coloraxis={"colorscale": "Viridis", "cmin": cmin, "cmax": cmax,
+    fig.update_layout(coloraxis={"colorscale": _colorscale("Viridis"), "cmin": cmin, "cmax": cmax,
                                  "colorbar": _colorbar("log10 mean" if log else "mean")})
     n_mels, n_frames = means.shape[1:]
     fig.update_xaxes(range=[-0.5, n_frames - 0.5], showgrid=False, zeroline=False)
