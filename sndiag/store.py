@@ -94,6 +94,7 @@ def _check_kind(kind: str) -> str:
 def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; entries are readable like any written file
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -108,3 +108,9 @@ def test_filestore_survives_sigkill_mid_write(tmp_path):
 def test_open_store_memory_and_path(tmp_path):
     assert isinstance(open_store(":memory:"), MemoryStore)
     assert isinstance(open_store(tmp_path / "s"), FileStore)
+
+
+def test_filestore_entries_are_world_readable(tmp_path):
+    entry = FileStore(tmp_path).put(_ds())
+    for suffix in (".npz", ".json"):
+        assert (tmp_path / f"{entry.dataset_id}{suffix}").stat().st_mode & 0o777 == 0o644
