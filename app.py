@@ -19,13 +19,6 @@ HERE = Path(__file__).parent
 
 st.set_page_config(page_title="sndiag — should I normalize my spectrograms?",
                    page_icon=":material/graphic_eq:", layout="wide")
-require_login()  # no-op unless SNDIAG_PASSWORD is set
-
-ds = None
-with widgets.guard():
-    state.init(known_scalers=list(cache.scaler_registry()))
-    ds = cache.current_dataset()
-
 pages = [
     st.Page("pages/data.py", title="Data", icon=":material/folder_open:", url_path="data",
             default=True),
@@ -39,6 +32,13 @@ if (HERE / "pages" / "experiment.py").is_file():
                          url_path="experiment"))
 pages.append(st.Page("pages/export.py", title="Export", icon=":material/download:",
                      url_path="export"))
+
+require_login(pages)  # no-op unless SNDIAG_PASSWORD is set
+
+ds = None
+with widgets.guard():
+    state.init(known_scalers=list(cache.scaler_registry()))
+    ds = cache.current_dataset()
 
 page = st.navigation(pages)
 side = st.sidebar.empty()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -20,15 +22,17 @@ def _secrets() -> dict[str, object]:
         return {}
 
 
-def require_login() -> None:
+def require_login(pages: Sequence[Any]) -> None:
     """Render only a login form, and stop the run, until this session gives the password.
 
     Does nothing when no password is configured (``SNDIAG_PASSWORD`` / secret
-    ``sndiag_password``).
+    ``sndiag_password``). ``pages`` (the app's ``st.Page`` list) is registered with a hidden menu,
+    so a shared link's page and query survive the login while no page runs and no menu shows.
     """
     password = configured_password(os.environ, _secrets())
     if password is None or st.session_state.get(_OK):
         return
+    st.navigation(list(pages), position="hidden")
     throttle: LoginThrottle = st.session_state.setdefault(_THROTTLE, LoginThrottle())
     st.title("sndiag")
     st.caption("This instance is password-protected. Ask the person who shared the link.")
