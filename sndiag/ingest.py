@@ -211,19 +211,23 @@ def _read_csv(labels_csv: str | os.PathLike[str] | bytes) -> tuple[list[dict[str
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     reader = csv.DictReader(io.StringIO(text))
-    columns = [c.strip().lower() for c in (reader.fieldnames or []) if c is not None]
-    path_col = next((c for c in _PATH_COLUMNS if c in columns), None)
-    if path_col is None or "label" not in columns:
-        raise ParameterError(
-            f"{where} has columns {columns}; it needs a header row 'path,label' "
-            "(optionally ',group'), then one row per file"
-        )
-    rows = []
-    for row in reader:
-        norm = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()
-                if isinstance(v, str | type(None))}
-        rows.append({"path": norm.get(path_col, ""), "label": norm.get("label", ""),
-                     "group": norm.get("group", "")})
+    try:
+        columns = [c.strip().lower() for c in (reader.fieldnames or []) if c is not None]
+        path_col = next((c for c in _PATH_COLUMNS if c in columns), None)
+        if path_col is None or "label" not in columns:
+            raise ParameterError(
+                f"{where} has columns {columns}; it needs a header row 'path,label' "
+                "(optionally ',group'), then one row per file"
+            )
+        rows = []
+        for row in reader:
+            norm = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()
+                    if isinstance(v, str | type(None))}
+            rows.append({"path": norm.get(path_col, ""), "label": norm.get("label", ""),
+                         "group": norm.get("group", "")})
+    except csv.Error as exc:  # e.g. a field above csv.field_size_limit(), an unclosed quote
+        raise ParameterError(f"{where} is not a readable CSV ({exc}); it needs a header row "
+                             "'path,label' (optionally ',group'), then one row per file") from None
     return rows, where
 
 
@@ -858,7 +862,8 @@ def from_zip(source: str | os.PathLike[str] | bytes, *, name: str | None = None,
         raise ArchiveError(f"{label} is not a valid zip file ({exc}); upload a .zip of audio "
                            "files") from None
     with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
+        # not ZipInfo.is_dir(): it raises IndexError on a member with an empty name
+        infos = [i for i in zf.infolist() if not i.filename.endswith("/")]
         names = [_member_name(i) for i in infos]
         _check_archive(zf.infolist(), [_member_name(i) for i in zf.infolist()], limits)
         lock = threading.Lock()
@@ -935,6 +940,36 @@ def _parse_meta(meta: np.ndarray) -> dict[str, Any] | None:
     return parsed
 
 
+_PROV_NUMBERS = ("min", "median", "max", "mean", "window", "n_padded", "n_cropped")
+
+
+def _checked_provenance(prov: dict[str, Any]) -> dict[str, Any]:
+    """A saved provenance with its well-known fields of the wrong type dropped.
+
+    ``meta`` comes from the file, so a hand-made or tampered one may hold anything; readers (the
+    dashboard's Data page, audio previews) rely on the types :func:`_build` writes.
+    """
+    out = dict(prov)
+    for key in ("name", "source", "kind", "labels", "layout", "created"):
+        if key in out and not isinstance(out[key], str):
+            out.pop(key)
+    if "synthetic" in out and not isinstance(out["synthetic"], bool):
+        out.pop("synthetic")
+    n = out.get("nan_replaced")
+    if "nan_replaced" in out and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+        out.pop("nan_replaced")
+    d = out.get("durations")
+    if "durations" in out and not (isinstance(d, dict) and all(
+            isinstance(d.get(k), int | float) and not isinstance(d.get(k), bool)
+            for k in _PROV_NUMBERS)):
+        out.pop("durations")
+    cfg = out.get("config")
+    if cfg is not None and not (isinstance(cfg, dict) and isinstance(cfg.get("sr", 1), int)
+                                and not isinstance(cfg.get("sr"), bool) and cfg.get("sr", 1) > 0):
+        out["config"] = None
+    return out
+
+
 def _peek(handle: Any, n: int = 6) -> bytes:
     """The first ``n`` bytes of a path or seekable file, leaving a file at its start."""
     if isinstance(handle, str | os.PathLike):
@@ -983,7 +1018,8 @@ def load_arrays(source: str | os.PathLike[str] | bytes | BinaryIO, *,
         Image shape ``(n_mels, n_frames)``; accepted layouts are ``(N, a, b)``,
         ``(N, a, b, 1)`` and ``(N, 1, a, b)``. ``None`` accepts any image size.
     limits : Limits, optional
-        ``max_clips`` bounds N.
+        ``max_clips`` bounds N; ``max_unzipped_mb`` and ``max_zip_ratio`` bound the compressed
+        members of an .npz, checked before any is inflated (default: ``Limits.from_env()``).
 
     Returns
     -------
@@ -992,7 +1028,10 @@ def load_arrays(source: str | os.PathLike[str] | bytes | BinaryIO, *,
     Raises
     ------
     DataError
-        Not a valid .npy/.npz, pickled objects, complex/string/bool values, NaN/Inf, no arrays.
+        Not a valid .npy/.npz, pickled objects, complex/string/bool values, NaN/Inf, values
+        beyond the float32 range, no arrays.
+    ArchiveError
+        A compressed .npz member expands beyond the limits (a zip bomb).
     ShapeError
         Another layout, or ``y``/``groups``/``names`` whose length differs from N.
 
@@ -1040,6 +1079,14 @@ def load_arrays(source: str | os.PathLike[str] | bytes | BinaryIO, *,
         arrays["X"] = loaded
     else:
         with loaded as npz:
+            # An .npz is a zip: refuse a bomb from its directory, before any array is inflated.
+            # Stored members (np.savez, Dataset.save) cannot expand: only compressed ones count.
+            packed = [i for i in npz.zip.infolist() if i.compress_type != zipfile.ZIP_STORED]
+            try:
+                _check_archive(packed, [_member_name(i) for i in packed],
+                               limits or Limits.from_env())
+            except ArchiveError as exc:
+                raise ArchiveError(f"{where}: {exc}") from None
             keys = list(npz.files)
             if not keys:
                 raise DataError(f"{where} is an empty .npz (no arrays); save X in it")
@@ -1077,6 +1124,12 @@ def load_arrays(source: str | os.PathLike[str] | bytes | BinaryIO, *,
                             "source or load with nan_policy='zero'")
         if n_bad:
             X = np.where(bad, np.float32(0), X)
+        if X.dtype.itemsize > 4:  # float64/longdouble: finite values may overflow float32
+            n_big = int((np.abs(X) > np.finfo(np.float32).max).sum())
+            if n_big:
+                raise DataError(f"{where}: X has {n_big} values beyond the float32 range "
+                                f"(largest |x| = {float(np.abs(X).max()):.3g} > 3.4e38); sndiag "
+                                "keeps spectrograms as float32: rescale them (e.g. to dB) first")
     N = X.shape[0]
     for key in ("y", "groups", "names"):
         v = arrays.get(key)
@@ -1084,7 +1137,7 @@ def load_arrays(source: str | os.PathLike[str] | bytes | BinaryIO, *,
             raise ShapeError(f"{where}: {key} has {v.size} entries but X has {N} clips; "
                              "they must match")
     if meta is not None:
-        provenance = dict(meta.get("provenance") or {})
+        provenance = _checked_provenance(meta.get("provenance") or {})
         skipped = tuple(Skipped(str(s.get("name", "")), str(s.get("reason", "")))
                         for s in meta.get("skipped") or [] if isinstance(s, dict))
     else:
