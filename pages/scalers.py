@@ -44,9 +44,11 @@ params = widgets.scaler_options(names)
 
 c1, c2 = st.columns(2, gap="large")
 with c1, widgets.guard():
-    st.plotly_chart(clip_heatmap(ds.X[clip], title=f"Clip {clip} before scaling: "
-                                 f"{html.escape(str(ds.names[clip]))}", log=log, height=280),
-                    key="fig_before")
+    st.plotly_chart(cache.figure(
+        (ds.content_hash, "before", int(clip), bool(log)),
+        lambda: clip_heatmap(ds.X[clip], title=f"Clip {clip} before scaling: "
+                             f"{html.escape(str(ds.names[clip]))}", log=log, height=280)),
+        key="fig_before")
 with c2:
     st.markdown("**How to read the columns below**")
     st.markdown(
@@ -62,9 +64,13 @@ if not names:
     st.info("Pick one or more scalers above.")
 
 
+def _effect_key(name: str) -> tuple:
+    return (ds.content_hash, name, cache.params_key(params.get(name, {})), cache.mask_key(use_mask),
+            int(clip))
+
+
 def _effect(name: str):
-    return cache.effect(ds.content_hash, name, cache.params_key(params.get(name, {})),
-                        cache.mask_key(use_mask), int(clip), ds, stats, use_mask)
+    return cache.effect(*_effect_key(name), ds, stats, use_mask)
 
 
 # Two scalers per row; each figure type gets its own row of columns so the figures line up.
@@ -102,4 +108,7 @@ for start in range(0, len(names), 2):
         for col, name in zip(cols, pair, strict=False):
             if name in effects:
                 with col, widgets.guard():
-                    st.plotly_chart(build(effects[name], name), key=f"fig_{name}_{kind}")
+                    eff = effects[name]
+                    fig = cache.figure((*_effect_key(name), kind, kind == "hist" and bool(hist_log)),
+                                       lambda eff=eff, name=name, build=build: build(eff, name))
+                    st.plotly_chart(fig, key=f"fig_{name}_{kind}")

@@ -332,6 +332,30 @@ def _moments_after(Xt: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         return np.nanmean(bad, axis=0), np.nanstd(bad, axis=0), False
 
 
+def _gain(scaler: Any, X_fit: np.ndarray, std_before: np.ndarray, std_after: np.ndarray) -> np.ndarray:
+    """The scaler's per-pixel noise gain, without transforming ``X_fit`` a second time.
+
+    An affine scaler's gain is its own ``1 / scale_``. Any other scaler's ``gain_map(X)`` is the
+    empirical ``std(transform(X)) / std(X)`` (gain 1 where ``std(X)`` is ~0): the same ratio is
+    taken here from the moments already computed, which saves a full transform of the data.
+
+    Examples
+    --------
+    >>> from sndiag.scalers import make_scaler
+    >>> X = np.random.default_rng(0).gamma(2.0, 1.0, size=(50, 3, 4))
+    >>> s = make_scaler("clip").fit(X)
+    >>> sx, sz = X.std(axis=0), s.transform(X).std(axis=0)
+    >>> bool(np.allclose(_gain(s, X, sx, sz), s.gain_map(X)))
+    True
+    """
+    if hasattr(scaler, "scale_") and hasattr(scaler, "offset_"):
+        return np.array(scaler.gain_map(X_fit), dtype=np.float64)
+    gain = np.asarray(std_after, dtype=np.float64) / np.where(std_before == 0, 1.0, std_before)
+    flat = np.abs(std_before) < 10 * np.finfo(np.float64).eps
+    gain[flat | ~np.isfinite(gain)] = 1.0
+    return gain
+
+
 def evaluate_scaler(
     name: str,
     X_train: np.ndarray,
@@ -408,12 +432,16 @@ def evaluate_scaler(
     scaler = make_scaler(name, **params)
     with np.errstate(all="ignore"):
         Xt = np.asarray(scaler.fit(X_fit).transform(X_fit))
-        gain = np.array(scaler.gain_map(X_fit), dtype=np.float64)
     if Xt.shape != X.shape:
         raise ShapeError(f"scaler {name!r} returned shape {Xt.shape}; expected {X.shape}")
+    mean_after, std_after, finite = _moments_after(Xt)
+    std_before = np.asarray(stats.std, dtype=np.float64)
+    if mask is not None:
+        std_before = np.where(mask.combined, 0.0, std_before)
+    with np.errstate(all="ignore"):
+        gain = _gain(scaler, X_fit, std_before, std_after)
     if gain.shape != X.shape[1:]:
         raise ShapeError(f"scaler {name!r} gain map has shape {gain.shape}; expected {X.shape[1:]}")
-    mean_after, std_after, finite = _moments_after(Xt)
     changed = Xt.shape != X_fit.shape or not np.array_equal(Xt, X_fit)
     zero_std = np.asarray(stats.zero_std, dtype=bool)
     reading = describe_effect(gain, stats.row_snr, masked_rows=masked_rows, zero_std=zero_std,

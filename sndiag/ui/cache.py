@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ __all__ = [
     "effect",
     "exported",
     "feature_cache",
+    "figure",
     "mask",
     "mask_key",
     "params_key",
@@ -272,3 +274,20 @@ def scaler_registry() -> dict[str, dict[str, Any]]:
             "invertible": bool(getattr(info, "invertible", True)),
         }
     return out
+
+
+# -- figures -------------------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False, max_entries=128)  # ~0.1-0.3 MB each
+def _figure(key: str, _build: Callable[[], Any]) -> Any:
+    return _build()
+
+
+def figure(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """The Plotly figure ``build()`` returns, built once per ``key`` and shared read-only.
+
+    Building a Plotly figure validates every property (20-60 ms for one heatmap), more than the
+    rest of a rerun; ``st.plotly_chart`` only reads the figure, so the same object can serve every
+    rerun and session. ``key`` must name everything ``build`` depends on - the dataset's content
+    hash first, so one dataset's figure is never shown for another.
+    """
+    return _figure(json.dumps(key, default=str), build)
