@@ -36,6 +36,9 @@ LOW_SNR_JUMP = 1.5
 RATIO_NOTABLE = 1.5
 #: Number of rows listed in :attr:`ScalerEffect.worst_rows`.
 N_WORST_ROWS = 5
+#: Pixels whose gain exceeds this many times the larger group median are called out separately
+#: (a median hides the few near-constant pixels a robust or min-max scaler blows up).
+HOT_FACTOR = 100.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -227,6 +230,10 @@ def describe_effect(
     >>> describe_effect(g, snr, masked_rows=[0])
     'row 0 masked (set to 0); row 1 (lowest SNR, <= 0.2): noise amplified x50 (median gain) \
 vs x1 on high-SNR rows, 50x more'
+    >>> g[5, 0] = 1e6                                     # one near-constant pixel
+    >>> describe_effect(g, snr, snr_threshold=0.5)
+    'rows 0-1 (SNR < 0.5): noise amplified x75 (median gain) vs x1 on high-SNR rows, 75x more; \
+but 1 pixel (row 5) gets gain above x7,500, up to x1e6'
     """
     G = np.array(gain, dtype=np.float64)
     if G.ndim == 1:
@@ -290,24 +297,50 @@ vs x1 on high-SNR rows, 50x more'
         high = rest
     g_low = _group_gain(G, low)
     head = f"{_rows(low)} ({label})"
+    return prefix + _compare(G, active, low, high, head, g_low) + _hot_pixels(G, active, g_low, high)
+
+
+def _compare(G: np.ndarray, active: np.ndarray, low: np.ndarray, high: np.ndarray, head: str,
+             g_low: float) -> str:
+    """The low-SNR rows' median gain against the high-SNR rows' (the body of the reading)."""
     if high.size == 0:
-        return prefix + f"{head}: median gain x{format_gain(g_low)} (no other rows to compare)"
+        return f"{head}: median gain x{format_gain(g_low)} (no other rows to compare)"
     g_high = _group_gain(G, high)
     tail = f"vs x{format_gain(g_high)} on high-SNR rows"
     if g_high <= 0 or g_low <= 0:
-        return prefix + f"{head}: median gain x{format_gain(g_low)} {tail}"
+        return f"{head}: median gain x{format_gain(g_low)} {tail}"
     ratio = g_low / g_high
     if ratio >= RATIO_NOTABLE:
         if g_low > 1:
-            return prefix + (f"{head}: noise amplified x{format_gain(g_low)} (median gain) {tail}, "
-                             f"{format_gain(ratio)}x more")
-        return prefix + (f"{head}: gain x{format_gain(g_low)} (median) {tail}: noise amplified "
-                         f"{format_gain(ratio)}x relative to them")
+            return (f"{head}: noise amplified x{format_gain(g_low)} (median gain) {tail}, "
+                    f"{format_gain(ratio)}x more")
+        return (f"{head}: gain x{format_gain(g_low)} (median) {tail}: noise amplified "
+                f"{format_gain(ratio)}x relative to them")
     if ratio <= 1 / RATIO_NOTABLE:
-        return prefix + (f"{head}: damped, gain x{format_gain(g_low)} (median) {tail}, "
-                         f"{format_gain(1 / ratio)}x less")
-    return prefix + (f"{head}: gain x{format_gain(g_low)}, about the same as high-SNR rows "
-                     f"(x{format_gain(g_high)})")
+        return (f"{head}: damped, gain x{format_gain(g_low)} (median) {tail}, "
+                f"{format_gain(1 / ratio)}x less")
+    return f"{head}: gain x{format_gain(g_low)}, about the same as high-SNR rows (x{format_gain(g_high)})"
+
+
+def _hot_pixels(G: np.ndarray, active: np.ndarray, g_low: float, high: np.ndarray) -> str:
+    """``"; but N pixels (rows ...) get gain above xT, up to xM"`` when a few pixels stand out.
+
+    Medians describe rows; a scaler that divides by a per-pixel spread (robust IQR, min-max range,
+    std) can still blow up the few pixels whose spread is tiny. Those are named here.
+    """
+    g_high = _group_gain(G, high) if high.size else math.nan
+    ref = max(v for v in (g_low, g_high, 1.0) if math.isfinite(v))
+    limit = HOT_FACTOR * ref
+    sub = G[active]
+    with np.errstate(invalid="ignore"):
+        hot = np.nan_to_num(sub, nan=0.0) > limit
+    if not hot.any():
+        return ""
+    rows = active[hot.any(axis=1)]
+    where = _rows(rows) if len(format_ranges(rows.tolist())) <= 30 else f"in {rows.size} rows"
+    n = int(hot.sum())
+    return (f"; but {n:,} pixel{'s' if n > 1 else ''} ({where}) {'get' if n > 1 else 'gets'} gain above "
+            f"x{format_gain(limit)}, up to x{format_gain(float(np.nanmax(sub)))}")
 
 
 # -- evaluation ------------------------------------------------------------------------------

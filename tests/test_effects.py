@@ -256,3 +256,27 @@ def test_describe_effect_never_fails(gain, snr, masked, const, threshold):
 @given(g=hst.floats(1e-3, 1e3))
 def test_describe_effect_uniform_gain_is_never_amplification(g):
     assert "amplified" not in describe_effect(np.full((8, 3), g), SNR[:8])
+
+
+def test_evaluate_scaler_names_the_few_pixels_a_median_hides():
+    """Robust scaling keeps most quiet pixels at gain 1 (their IQR is 0) but blows up the few
+    whose IQR is tiny: the reading must say so, not just 'gain x1' (FSDD's upper bands)."""
+    rng = np.random.default_rng(3)
+    X = rng.gamma(2.0, 1.0, size=(60, 8, 10))
+    X[:, :2] = 0.0                       # nearly empty bands: a few clips hold sparse noise,
+    X[:3, :2] = rng.gamma(2.0, 1e-3, size=(3, 2, 10))  # so std > 0 but IQR 0 -> scale 1
+    X[3:20, 0, 0] = 1e-6                 # a third near-silent values: IQR 1e-6 at pixel (0, 0)
+    X[3:30, 1, 3] = 1e-7
+    eff = evaluate_scaler("robust", X)
+    assert eff.reading.startswith("rows 0-1 (lowest SNR")
+    assert "gain x1 (median)" in eff.reading
+    assert "but 2 pixels (rows 0-1) get gain above" in eff.reading
+    assert "up to x" in eff.reading
+
+
+def test_evaluate_scaler_gain_of_a_stateless_scaler_matches_gain_map(small):
+    """The gain comes from the moments already computed, not from a second transform."""
+    X, st = small
+    for name in ("clip", "log1p", "db", "db+band"):
+        eff = evaluate_scaler(name, X, stats=st)
+        np.testing.assert_allclose(eff.gain, eff.scaler.gain_map(X), rtol=1e-6)
