@@ -18,3 +18,8 @@ fi
 .venv/bin/ruff check sndiag tests pages app.py benchmarks
 .venv/bin/hadolint Dockerfile
 .venv/bin/python -m pytest "$@"
+
+# The Docker image smoke test (podman stand-in, ~4 min, needs root): only when asked for.
+if [ "${SNDIAG_DOCKER_SMOKE:-0}" = 1 ]; then
+  bash scripts/docker-smoke.sh
+fi
