@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import streamlit as st
 
 from sndiag.figures import row_profile, stat_heatmap
-from sndiag.masks import Mask, mask_summary
+from sndiag.masks import Mask, mask_summary, snr_percentile
 from sndiag.ui import cache, state, widgets
 
 widgets.page_setup("Mask", "Masked rows are set to 0 before scaling, so 1/std cannot blow up "
@@ -21,12 +18,8 @@ n_mels = stats.n_mels
 
 MODES = {"off": "No SNR rule", "abs": "|row SNR| below a threshold",
          "pct": "Lowest rows by SNR (percentile)"}
-abs_snr = np.abs(np.asarray(stats.row_snr, dtype=float))
-finite = abs_snr[np.isfinite(abs_snr)]
-hi = float(np.max(finite)) if finite.size else 1.0
-top = float(f"{hi * 1.05:.2g}") if hi > 0 else 1.0  # slider end: just above the largest row SNR
-step = float(f"{top / 200:.1g}")
-decimals = max(2, -math.floor(math.log10(step)))
+slider = widgets.threshold_slider(stats)
+top = slider["max_value"]
 widgets.resolve_threshold(stats)  # first visit: propose one masking ~10% of the rows
 
 left, right = st.columns([1, 2])
@@ -39,10 +32,8 @@ with left:
                      valid=lambda v: float(min(max(float(v), 0.0), 100.0)),
                      help="e.g. 10 masks about the 10% of mel bands with the lowest SNR.")
     else:
-        state.widget(st.slider, "snr_abs", "Mask rows with |SNR| below", min_value=0.0,
-                     max_value=float(top), step=float(step), disabled=mode == "off",
-                     format=f"%.{decimals}f",
-                     valid=lambda v: float(min(max(float(v), 0.0), top)),
+        state.widget(st.slider, "snr_abs", "Mask rows with |SNR| below", **slider,
+                     disabled=mode == "off", valid=lambda v: float(min(max(float(v), 0.0), top)),
                      help="SNR = mean / std of the band over all clips and frames. Choose an "
                           "SNR rule above to use it.")
 
@@ -86,8 +77,8 @@ with right:
         st.plotly_chart(stat_heatmap(stats, "snr", masked_rows=masked), key="fig_mask_snr")
         if mode == "abs":
             threshold = float(ss["snr_abs"])
-        elif mode == "pct" and finite.size:
-            threshold = float(np.percentile(abs_snr, float(ss["snr_pct"])))
+        elif mode == "pct":
+            threshold = snr_percentile(stats, float(ss["snr_pct"]))
         else:
             threshold = None
         st.plotly_chart(row_profile(stats, which="row_snr", masked_rows=masked,

@@ -56,6 +56,7 @@ _LAZY = {
     "run_experiment": "sndiag.experiment",
     "scaler_names": "sndiag.scalers",
     "snr_mask": "sndiag.masks",
+    "snr_percentile": "sndiag.masks",
 }
 
 __all__ = sorted(_LAZY)

@@ -35,6 +35,7 @@ __all__ = [
     "manual_mask",
     "mask_summary",
     "snr_mask",
+    "snr_percentile",
 ]
 
 Level = Literal["row", "pixel"]
@@ -331,6 +332,33 @@ def _check_stats(stats: Any) -> PixelStats:
     return stats
 
 
+def snr_percentile(stats: PixelStats, percentile: float, *, level: str = "row",
+                   use: str = "abs") -> float:
+    """The SNR value below which :func:`snr_mask` with ``percentile`` masks (its cut).
+
+    Examples
+    --------
+    >>> from sndiag.stats import compute_stats
+    >>> X = np.random.default_rng(0).gamma(2.0, 1.0, size=(50, 4, 6))
+    >>> X[:, 1] *= np.random.default_rng(1).gamma(0.1, 1.0, size=(50, 6))
+    >>> st = compute_stats(X)
+    >>> cut = snr_percentile(st, 30)
+    >>> snr_mask(st, percentile=30).masked_rows == np.flatnonzero(np.abs(st.row_snr) < cut).tolist()
+    True
+    """
+    stats = _check_stats(stats)
+    p = float(percentile)
+    if not 0 <= p <= 100:
+        raise ParameterError(f"percentile={percentile!r} must be in [0, 100], e.g. 10 for the "
+                             "10% lowest-SNR rows")
+    if level not in ("row", "pixel"):
+        raise ParameterError(f"level={level!r} must be 'row' or 'pixel'")
+    if use not in ("abs", "signed"):
+        raise ParameterError(f"use={use!r} must be 'abs' or 'signed' (see snr_mask's Notes on dB data)")
+    snr = np.asarray(stats.row_snr if level == "row" else stats.snr, dtype=np.float64)
+    return float(np.percentile(np.abs(snr) if use == "abs" else snr, p))
+
+
 def snr_mask(stats: PixelStats, *, threshold: float | None = None, percentile: float | None = None,
              level: Level = "row", use: Use = "abs") -> Mask:
     """Mask mel rows (or pixels) whose SNR is below a threshold or a percentile of the SNR map.
@@ -407,10 +435,7 @@ def snr_mask(stats: PixelStats, *, threshold: float | None = None, percentile: f
         rules.append(("threshold", f"{name} < {t:g}", values < t))
     if percentile is not None:
         p = float(percentile)
-        if not 0 <= p <= 100:
-            raise ParameterError(f"percentile={percentile!r} must be in [0, 100], e.g. 10 for the "
-                                 "10% lowest-SNR rows")
-        cut = float(np.percentile(values, p))
+        cut = snr_percentile(stats, p, level=level, use=use)
         rules.append(("percentile", f"{name} < {p:g}th percentile ({cut:.3g})", values < cut))
     mask = Mask.none(stats.shape)
     for kind, rule, hit in rules:

@@ -24,6 +24,7 @@ __all__ = [
     "guard",
     "page_setup",
     "proposed_threshold",
+    "threshold_slider",
     "resolve_threshold",
     "scaler_options",
     "show_error",
@@ -134,6 +135,33 @@ def proposed_threshold(stats: Any, share: float = 0.10) -> float:
         return 0.01
     scale = 10 ** (math.floor(math.log10(x)) - 1)
     return float(f"{math.ceil(x / scale) * scale:.2g}")
+
+
+def threshold_slider(stats: Any) -> dict[str, Any]:
+    """``max_value``, ``step`` and ``format`` of the |row SNR| threshold slider for ``stats``.
+
+    The end sits just above the largest row SNR. The step is fine enough to hold
+    :func:`proposed_threshold` exactly (a tenth of its leading digit), so the proposed value is on
+    the slider's grid and shown as it is (0.0089, not 0.01), and depends only on the data, so the
+    slider keeps its identity while it moves.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> threshold_slider(SimpleNamespace(row_snr=np.r_[[0.0083] * 6, np.linspace(0.5, 3.0, 54)]))
+    {'min_value': 0.0, 'max_value': 3.2, 'step': 0.0001, 'format': '%.4f'}
+    """
+    a = np.abs(np.asarray(stats.row_snr, dtype=float))
+    a = a[np.isfinite(a)]
+    hi = float(a.max()) if a.size else 0.0
+    top = float(f"{hi * 1.05:.2g}") if hi > 0 else 1.0
+    proposed = proposed_threshold(stats)
+    step = top / 200
+    if proposed > 0:
+        step = min(step, 10 ** (math.floor(math.log10(proposed)) - 1))
+    step = float(f"{step:.1g}")
+    decimals = max(2, -math.floor(math.log10(step)))
+    return {"min_value": 0.0, "max_value": top, "step": step, "format": f"%.{decimals}f"}
 
 
 def resolve_threshold(stats: Any) -> None:
