@@ -300,6 +300,65 @@ def test_zero_std_pixels_get_gain_one(small_X: np.ndarray) -> None:
         np.testing.assert_allclose(g[0], 1.0, err_msg=name)
 
 
+AFFINE = ["standard", "std_floor", "band", "global", "minmax", "maxabs", "robust", "median"]
+
+
+@pytest.mark.parametrize("name", AFFINE)
+def test_zero_scale_flags_match_gain_one(name: str, small_X: np.ndarray) -> None:
+    """``zero_scale_`` marks exactly where the scale was replaced: the silent row 0 (std 0)."""
+    s = make_scaler(name).fit(small_X)
+    flagged = np.broadcast_to(s.zero_scale_, s.image_shape_)
+    assert flagged.dtype == bool
+    if name in ("median", "std_floor", "global"):  # unscaled, floored, pooled
+        assert not flagged.any()
+    else:
+        assert flagged[0].all() and not flagged[1:].any()
+    np.testing.assert_array_equal(s.gain_map()[flagged], 1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_standard_near_zero_std_is_relative_to_the_data(dtype) -> None:
+    """A tiny std beside loud pixels is real (FSDD's empty bands: 3e-22 next to 1e3) and keeps
+    its huge gain; a std below 1e-30 of the data counts as zero, as does a denormal one."""
+    X = np.zeros((4, 3, 1), dtype=dtype)
+    X[:, 0, 0] = [0.0, 1e3, 5e2, 2e2]                       # loud
+    X[:, 1, 0] = [0.0, 6e-22, 3e-22, 0.0]                   # empty band: std ~3e-22
+    X[:, 2, 0] = [0.0, 1e-36, 0.0, 0.0] if dtype == np.float32 else [0.0, 1e-40, 0.0, 0.0]
+    s = make_scaler("standard").fit(X)
+    assert s.zero_scale_[:, 0].tolist() == [False, False, True]
+    assert 1e21 < s.gain_map()[1, 0] < 1e22
+    Z = s.transform(np.full((1, 3, 1), 1e3, dtype=dtype))
+    assert np.isfinite(Z).all() and Z.dtype == dtype
+    tiny = np.array([[[1.1754944e-38]], [[0.0]]], dtype=np.float32)  # the fuzzer's find
+    t = make_scaler("standard").fit(tiny)
+    assert t.zero_scale_.all() and np.isfinite(t.transform(np.full((1, 1, 1), 2.0, np.float32))).all()
+
+
+def test_standard_constant_with_rounding_noise_is_flagged() -> None:
+    """scikit-learn's own test (a variance at the rounding level of the mean) is kept: three
+    batches of a constant 1e10 / 3 leave a variance of 6e-14 (std 2.4e-7, a gain of 4e6)."""
+    X = np.full((10, 1, 1), 1e10 / 3)
+    for name in ("standard", "band", "global", "std_floor"):
+        s = make_scaler(name, **({"floor": 0.0} if name == "std_floor" else {}))
+        for _ in range(3):
+            s.partial_fit(X)
+        assert np.max(s.var_ if name != "std_floor" else s.std_) > 0, name
+        assert np.all(s.zero_scale_), name
+        np.testing.assert_array_equal(s.gain_map(), 1.0)
+        assert np.abs(s.transform(X)).max() < 1e-3, name
+
+
+def test_zero_scale_follows_partial_fit(small_X: np.ndarray) -> None:
+    """The magnitude reference grows with partial_fit and survives an export."""
+    s = make_scaler("standard").partial_fit(small_X[:10])
+    assert s.data_abs_max_ == float(np.abs(small_X[:10]).max())
+    s.partial_fit(small_X[10:] * 10)
+    assert s.data_abs_max_ == pytest.approx(float(np.abs(small_X[10:] * 10).max()))
+    back = scaler_from_params(scaler_params(s))
+    assert back.data_abs_max_ == s.data_abs_max_
+    np.testing.assert_array_equal(back.zero_scale_, s.zero_scale_)
+
+
 # -- partial_fit -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", PARTIAL)
 def test_partial_fit_equals_fit(name: str, power) -> None:
@@ -376,6 +435,8 @@ def test_non_finite_input_is_a_data_error(power) -> None:
     ("std_floor", {"floor_percentile": 150}, "floor_percentile=150"),
     ("minmax", {"feature_range": (1, 0)}, "feature_range="),
     ("robust", {"quantile_range": (80, 20)}, "quantile_range="),
+    ("robust", {"quantile_range": (0, 100), "unit_variance": True}, "infinite"),
+    ("minmax", {"feature_range": (-1e308, 1e308)}, "hi - lo finite"),
     ("log1p", {"ref": 0}, "ref=0"),
     ("db", {"amin": 0.0}, "amin=0.0"),
     ("db", {"top_db": -3}, "top_db=-3"),
@@ -388,6 +449,19 @@ def test_bad_parameters_are_parameter_errors(name: str, params: dict, match: str
     est = SCALERS[name].cls(**params)  # __init__ never validates (sklearn convention)
     with pytest.raises(ParameterError, match=match):
         est.fit(np.ones((3, 2, 2)))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # scikit-learn's
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_minmax_too_wide_a_range_for_the_data_is_refused() -> None:
+    """A finite but huge feature_range over a tiny training range would need a gain beyond
+    float64: refused with the fix, not turned into inf."""
+    X = np.zeros((3, 1, 2))
+    X[:, 0, 0] = [0.0, 1e-14, 2e-14]
+    X[:, 0, 1] = [0.0, 1.0, 2.0]
+    with pytest.raises(ParameterError, match="narrower feature_range"):
+        make_scaler("minmax", feature_range=(0, 1e300)).fit(X)
+    assert np.isfinite(make_scaler("minmax", feature_range=(0, 1e6)).fit(X).transform(X)).all()
 
 
 # -- registry ----------------------------------------------------------------------------------

@@ -31,7 +31,11 @@ Conventions shared by every scaler:
   input gives float64; arithmetic is float64.
 * Fitted scalers use only statistics of the data given to ``fit`` (the training set). Stateless
   ones (``none``, ``clip``, ``log1p``, ``db``, ``pcen``) learn nothing by design.
-* Zero-variance pixels, rows or clips get scale 1 (``_base._handle_zeros_in_scale``): no inf/NaN.
+* Near-constant pixels or rows get scale 1 and are flagged in ``zero_scale_`` (one rule,
+  ``_base._zero_scale``): a std, range, max or IQR that is zero, rounding noise (scikit-learn's
+  tests) or below ``1e-30 * max(1, max|X_train|)``. So the gain never exceeds 1e30 relative to
+  the data, and float32 output stays finite for test values up to ~1e8 times the training
+  range. Zero-variance clips (``clip``) get scale 1 too: no inf/NaN.
 * ``gain_map(X=None)`` returns the per-pixel noise gain ``(n_mels, n_frames)``: ``1 / scale_``
   for the affine fitted scalers, the empirical ``std(transform(X)) / std(X)`` for the others
   (``X`` required).

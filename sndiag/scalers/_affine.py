@@ -2,7 +2,9 @@
 
 The statistics come from scikit-learn's own scalers run on a reshaped view of the data (pixels,
 rows pooled over frames, or everything pooled), so their numerics (float64 accumulation,
-incremental updates, near-constant handling) are scikit-learn's.
+incremental updates) are scikit-learn's. Near-constant pixels follow one rule everywhere
+(:func:`sndiag.scalers._base._zero_scale`): scikit-learn's own tests, plus a scale below
+``1e-30 * max(1, max|X|)`` of the training data, get scale 1 and are flagged in ``zero_scale_``.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, Stan
 
 from sndiag.errors import ParameterError
 from sndiag.scalers._base import (
+    _abs_max,
     _affine_reset,
     _AffineScaler,
     _as_2d,
-    _handle_zeros_in_scale,
+    _is_constant,
     _positive,
+    _zero_scale,
 )
 
 __all__ = [
@@ -91,8 +95,11 @@ class _IncrementalAffine(_AffineScaler):
             self.scaler_ = self._make_inner()
             self.image_shape_ = img
             self.n_samples_seen_ = 0
+            self.data_abs_max_ = 0.0
         self.scaler_.partial_fit(self._view(X2, img))
         self.n_samples_seen_ += int(X2.shape[0])
+        # (getattr: an export written before this attribute existed can still be updated)
+        self.data_abs_max_ = max(float(getattr(self, "data_abs_max_", 0.0)), _abs_max(X2))
         self._set_state()
         return self
 
@@ -114,13 +121,34 @@ class _StandardFamily(_IncrementalAffine):
     def _make_inner(self) -> StandardScaler:
         return StandardScaler(with_mean=bool(self.with_mean), with_std=bool(self.with_std))
 
+    def _std_scale(self, shape: tuple[int, ...]) -> None:
+        """Set ``scale_`` and ``zero_scale_`` (of ``shape``) from the wrapped scaler's variance.
+
+        scikit-learn only replaces stds that are rounding noise relative to the mean; a std of
+        ``6e-39`` next to a mean of ``6e-39`` stays, with a gain of ``1.7e38``. Here such a std
+        also counts as zero (:func:`~sndiag.scalers._base._zero_scale`).
+        """
+        inner = self.scaler_
+        if not self.with_std:
+            self.scale_ = np.ones(shape)
+            self.zero_scale_ = np.zeros(shape, dtype=bool)
+            return
+        var = np.asarray(inner.var_, np.float64)
+        constant = _is_constant(var, np.asarray(inner.mean_, np.float64), inner.n_samples_seen_)
+        scale, flagged = _zero_scale(np.sqrt(var), magnitude=self.data_abs_max_,
+                                     constant=constant)
+        self.scale_ = scale.reshape(shape)
+        self.zero_scale_ = flagged.reshape(shape)
+
 
 class PixelStandardScaler(_StandardFamily):
     """Per-pixel standardization ``(X - X.mean(0)) / X.std(0)``, the practice under diagnosis.
 
     Wraps :class:`sklearn.preprocessing.StandardScaler` on the flattened images, so every pixel
-    ``(m, t)`` gets its own training mean and std (``ddof=0``). Pixels with zero std get scale 1.
-    Its noise gain is ``1 / std``: largest exactly on quiet or noisy low-SNR pixels.
+    ``(m, t)`` gets its own training mean and std (``ddof=0``). Pixels whose std counts as zero
+    (rounding noise, or below ``1e-30 * max(1, max|X|)``) get scale 1 and are flagged in
+    ``zero_scale_``. Its noise gain is ``1 / std``: largest exactly on quiet or noisy low-SNR
+    pixels.
 
     Parameters
     ----------
@@ -138,6 +166,10 @@ class PixelStandardScaler(_StandardFamily):
         Per-pixel training mean and variance (None when neither is used).
     offset_, scale_ : np.ndarray [shape=(n_mels, n_frames)]
         ``transform(X) = (X - offset_) / scale_``.
+    zero_scale_ : np.ndarray of bool [shape=(n_mels, n_frames)]
+        Pixels whose std counted as zero, so their scale is 1 (gain 1).
+    data_abs_max_ : float
+        Largest ``|x|`` of the training data (the reference of the zero-scale rule).
     scaler_ : sklearn.preprocessing.StandardScaler
         The wrapped scaler, fitted on the flattened images.
     image_shape_ : tuple of int
@@ -163,6 +195,8 @@ class PixelStandardScaler(_StandardFamily):
     >>> s.gain_map()
     array([[ 1.,  1.],
            [10.,  1.]])
+    >>> s.zero_scale_.tolist()                            # the constant pixels
+    [[False, True], [False, False]]
     """
 
     def _set_state(self) -> None:
@@ -170,8 +204,7 @@ class PixelStandardScaler(_StandardFamily):
         self.mean_ = None if inner.mean_ is None else np.asarray(inner.mean_, np.float64).reshape(img)
         self.var_ = None if inner.var_ is None else np.asarray(inner.var_, np.float64).reshape(img)
         self.offset_ = self.mean_.copy() if self.with_mean else np.zeros(img)
-        self.scale_ = (np.asarray(inner.scale_, np.float64).reshape(img) if self.with_std
-                       else np.ones(img))
+        self._std_scale(img)
 
 
 class StdFloorScaler(_IncrementalAffine):
@@ -200,7 +233,11 @@ class StdFloorScaler(_IncrementalAffine):
     floor_ : float
         The floor used.
     offset_, scale_ : np.ndarray [shape=(n_mels, n_frames)]
-        ``offset_ = mean_``, ``scale_ = max(std_, floor_)`` (1 where both are zero).
+        ``offset_ = mean_``, ``scale_ = max(std_, floor_)`` (1 where both count as zero).
+    zero_scale_ : np.ndarray of bool [shape=(n_mels, n_frames)]
+        Pixels whose ``max(std_, floor_)`` counted as zero, so their scale is 1.
+    data_abs_max_ : float
+        Largest ``|x|`` of the training data (the reference of the zero-scale rule).
     scaler_ : sklearn.preprocessing.StandardScaler
     image_shape_ : tuple of int
     n_samples_seen_, n_features_in_ : int
@@ -239,15 +276,22 @@ class StdFloorScaler(_IncrementalAffine):
 
     def _set_state(self) -> None:
         img, inner = self.image_shape_, self.scaler_
+        var = np.asarray(inner.var_, np.float64)
         self.mean_ = np.asarray(inner.mean_, np.float64).reshape(img)
-        self.std_ = np.sqrt(np.asarray(inner.var_, np.float64)).reshape(img)
+        self.std_ = np.sqrt(var).reshape(img)
+        # the stds that count as zero take no part in the percentile, and do not beat the floor
+        _, zero = _zero_scale(self.std_, magnitude=self.data_abs_max_,
+                              constant=_is_constant(var, inner.mean_, inner.n_samples_seen_))
+        std = np.where(zero, 0.0, self.std_)
         if self.floor is not None:
             self.floor_ = float(self.floor)
         else:
-            positive = self.std_[self.std_ > 0]
-            self.floor_ = float(np.percentile(positive, self.floor_percentile)) if positive.size else 0.0
+            usable = std[~zero]
+            self.floor_ = float(np.percentile(usable, self.floor_percentile)) if usable.size else 0.0
         self.offset_ = self.mean_.copy()
-        self.scale_ = _handle_zeros_in_scale(np.maximum(self.std_, self.floor_)).reshape(img)
+        scale, flagged = _zero_scale(np.maximum(std, self.floor_), magnitude=self.data_abs_max_)
+        self.scale_ = scale.reshape(img)
+        self.zero_scale_ = flagged.reshape(img)
 
 
 class BandScaler(_StandardFamily):
@@ -256,7 +300,8 @@ class BandScaler(_StandardFamily):
     Every pixel of row ``m`` is mapped by the same ``(x - mean_[m]) / scale_[m]``, so rows are
     put on a common level while the time structure inside a row (and the quiet frames of a noisy
     row) keeps its relative size. Wraps :class:`sklearn.preprocessing.StandardScaler` on the
-    ``(n_clips * n_frames, n_mels)`` view. Rows with zero std get scale 1.
+    ``(n_clips * n_frames, n_mels)`` view. Rows whose std counts as zero get scale 1 and are
+    flagged in ``zero_scale_``.
 
     Parameters
     ----------
@@ -273,6 +318,9 @@ class BandScaler(_StandardFamily):
     mean_, var_ : np.ndarray [shape=(n_mels, 1)] or None
     offset_, scale_ : np.ndarray [shape=(n_mels, 1)]
         ``transform(X) = (X - offset_) / scale_``, broadcast along frames.
+    zero_scale_ : np.ndarray of bool [shape=(n_mels, 1)]
+        Rows whose std counted as zero, so their scale is 1.
+    data_abs_max_ : float
     scaler_ : sklearn.preprocessing.StandardScaler
     image_shape_ : tuple of int
     n_samples_seen_, n_features_in_ : int
@@ -298,8 +346,7 @@ class BandScaler(_StandardFamily):
         self.mean_ = None if inner.mean_ is None else np.asarray(inner.mean_, np.float64).reshape(n_mels, 1)
         self.var_ = None if inner.var_ is None else np.asarray(inner.var_, np.float64).reshape(n_mels, 1)
         self.offset_ = self.mean_.copy() if self.with_mean else np.zeros((n_mels, 1))
-        self.scale_ = (np.asarray(inner.scale_, np.float64).reshape(n_mels, 1) if self.with_std
-                       else np.ones((n_mels, 1)))
+        self._std_scale((n_mels, 1))
 
 
 class GlobalScaler(_StandardFamily):
@@ -320,6 +367,9 @@ class GlobalScaler(_StandardFamily):
     ----------
     mean_, var_ : float or None
     offset_, scale_ : float
+    zero_scale_ : bool
+        Whether the global std counted as zero (then ``scale_`` is 1).
+    data_abs_max_ : float
     scaler_ : sklearn.preprocessing.StandardScaler
     image_shape_ : tuple of int
     n_samples_seen_, n_features_in_ : int
@@ -342,7 +392,9 @@ class GlobalScaler(_StandardFamily):
         self.mean_ = None if inner.mean_ is None else float(inner.mean_[0])
         self.var_ = None if inner.var_ is None else float(inner.var_[0])
         self.offset_ = float(self.mean_) if self.with_mean else 0.0
-        self.scale_ = float(inner.scale_[0]) if self.with_std else 1.0
+        self._std_scale((1,))
+        self.scale_ = float(self.scale_[0])
+        self.zero_scale_ = bool(self.zero_scale_[0])
 
 
 class PixelMinMaxScaler(_IncrementalAffine):
@@ -350,8 +402,9 @@ class PixelMinMaxScaler(_IncrementalAffine):
 
     Wraps :class:`sklearn.preprocessing.MinMaxScaler`.
     The gain is ``(hi - lo) / (max - min)`` per pixel: a near-silent pixel with a small range gets
-    a large gain, like per-pixel standardization. Pixels with zero range get scale 1 (sklearn's
-    ``_handle_zeros_in_scale``).
+    a large gain, like per-pixel standardization. Pixels whose range counts as zero (below
+    scikit-learn's ``10 * eps``, or ``1e-30 * max(1, max|X|)``) are mapped with gain ``hi - lo``
+    around ``lo`` (scikit-learn's choice) and flagged in ``zero_scale_``.
 
     Parameters
     ----------
@@ -365,6 +418,9 @@ class PixelMinMaxScaler(_IncrementalAffine):
     data_min_, data_max_ : np.ndarray [shape=(n_mels, n_frames)]
     offset_, scale_ : np.ndarray [shape=(n_mels, n_frames)]
         ``transform(X) = (X - offset_) / scale_``.
+    zero_scale_ : np.ndarray of bool [shape=(n_mels, n_frames)]
+        Pixels whose training range counted as zero.
+    data_abs_max_ : float
     scaler_ : sklearn.preprocessing.MinMaxScaler
     image_shape_ : tuple of int
     n_samples_seen_, n_features_in_ : int
@@ -390,9 +446,9 @@ class PixelMinMaxScaler(_IncrementalAffine):
             lo, hi = (float(v) for v in fr)
         except (TypeError, ValueError):
             lo = hi = math.nan
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            raise ParameterError(f"feature_range={fr!r} must be two finite numbers lo < hi, "
-                                 "e.g. (0, 1)")
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi and math.isfinite(hi - lo)):
+            raise ParameterError(f"feature_range={fr!r} must be two finite numbers lo < hi "
+                                 "(hi - lo finite too), e.g. (0, 1)")
 
     def _make_inner(self) -> MinMaxScaler:
         lo, hi = (float(v) for v in self.feature_range)
@@ -400,12 +456,22 @@ class PixelMinMaxScaler(_IncrementalAffine):
 
     def _set_state(self) -> None:
         img, inner = self.image_shape_, self.scaler_
-        s = np.asarray(inner.scale_, np.float64)
-        m = np.asarray(inner.min_, np.float64)
+        lo, hi = (float(v) for v in self.feature_range)
         self.data_min_ = np.asarray(inner.data_min_, np.float64).reshape(img)
         self.data_max_ = np.asarray(inner.data_max_, np.float64).reshape(img)
-        self.scale_ = (1.0 / s).reshape(img)
-        self.offset_ = (-m / s).reshape(img)
+        data_range = np.asarray(inner.data_range_, np.float64)
+        rng, zero = _zero_scale(data_range, magnitude=self.data_abs_max_,
+                                constant=data_range < 10 * np.finfo(np.float64).eps)
+        with np.errstate(all="ignore"):
+            scale = rng / (hi - lo)
+            ok = np.isfinite(scale).all() and np.isfinite(1.0 / scale).all()
+        if not ok:
+            raise ParameterError(f"feature_range={self.feature_range!r} is {hi - lo:.3g} wide: the "
+                                 "gain of the pixels with the smallest training range would "
+                                 "overflow float64; use a narrower feature_range, e.g. (0, 1)")
+        self.scale_ = scale.reshape(img)
+        self.offset_ = self.data_min_ - lo * self.scale_
+        self.zero_scale_ = zero.reshape(img)
 
 
 class PixelMaxAbsScaler(_IncrementalAffine):
@@ -424,7 +490,11 @@ class PixelMaxAbsScaler(_IncrementalAffine):
     ----------
     max_abs_ : np.ndarray [shape=(n_mels, n_frames)]
     offset_, scale_ : np.ndarray [shape=(n_mels, n_frames)]
-        ``offset_ = 0``, ``scale_ = max_abs_`` (1 where it is 0).
+        ``offset_ = 0``, ``scale_ = max_abs_`` (1 where it counts as zero).
+    zero_scale_ : np.ndarray of bool [shape=(n_mels, n_frames)]
+        Pixels whose ``max_abs_`` counted as zero (scikit-learn's ``10 * eps``, or
+        ``1e-30 * max(1, data_abs_max_)``).
+    data_abs_max_ : float
     scaler_ : sklearn.preprocessing.MaxAbsScaler
     image_shape_ : tuple of int
     n_samples_seen_, n_features_in_ : int
@@ -445,7 +515,10 @@ class PixelMaxAbsScaler(_IncrementalAffine):
     def _set_state(self) -> None:
         img, inner = self.image_shape_, self.scaler_
         self.max_abs_ = np.asarray(inner.max_abs_, np.float64).reshape(img)
-        self.scale_ = np.asarray(inner.scale_, np.float64).reshape(img)
+        scale, zero = _zero_scale(self.max_abs_, magnitude=self.data_abs_max_,
+                                  constant=self.max_abs_ < 10 * np.finfo(np.float64).eps)
+        self.scale_ = scale.reshape(img)
+        self.zero_scale_ = zero.reshape(img)
         self.offset_ = np.zeros(img)
 
 
@@ -472,14 +545,40 @@ class _RobustBase(_AffineScaler):
         X2, img, _ = _as_2d(self, X, reset=True, stateful=True)
         self.image_shape_ = img
         self.n_samples_seen_ = int(X2.shape[0])
+        self.data_abs_max_ = _abs_max(X2)
         self.scaler_ = self._make_inner().fit(X2)
         inner = self.scaler_
         self.center_ = (None if inner.center_ is None
                         else np.asarray(inner.center_, np.float64).reshape(img))
         self.offset_ = self.center_.copy() if self.center_ is not None else np.zeros(img)
-        self.scale_ = (np.ones(img) if inner.scale_ is None
-                       else np.asarray(inner.scale_, np.float64).reshape(img))
+        if inner.scale_ is None:
+            self.scale_ = np.ones(img)
+            self.zero_scale_ = np.zeros(img, dtype=bool)
+        else:
+            self._robust_scale(X2, np.asarray(inner.scale_, np.float64), img)
         return self
+
+    def _robust_scale(self, X2: np.ndarray, fitted: np.ndarray, img: tuple[int, int]) -> None:
+        """``scale_`` and ``zero_scale_`` from scikit-learn's (adjusted) quantile ranges.
+
+        scikit-learn replaced ranges below ``10 * eps`` by 1 (then divided all by the normal
+        quantile range when ``unit_variance``); the raw range is only computed again for the
+        pixels where that may have happened, to flag them.
+        """
+        from scipy import stats
+
+        lo, hi = (float(v) for v in self.quantile_range)
+        adjust = (float(stats.norm.ppf(hi / 100) - stats.norm.ppf(lo / 100))
+                  if self.unit_variance else 1.0)
+        rng = fitted * adjust
+        maybe = np.flatnonzero(np.isclose(rng, 1.0, rtol=1e-9, atol=0.0))
+        sklearn_zero = np.zeros(rng.shape, dtype=bool)
+        if maybe.size:
+            q = np.percentile(X2[:, maybe], [lo, hi], axis=0)
+            sklearn_zero[maybe] = (q[1] - q[0]) < 10 * np.finfo(np.float64).eps
+        rng, zero = _zero_scale(rng, magnitude=self.data_abs_max_, constant=sklearn_zero)
+        self.scale_ = (rng / adjust).reshape(img)
+        self.zero_scale_ = zero.reshape(img)
 
 
 class PixelRobustScaler(_RobustBase):
@@ -487,7 +586,9 @@ class PixelRobustScaler(_RobustBase):
 
     Wraps :class:`sklearn.preprocessing.RobustScaler`.
     Robust to loud outliers, but a near-silent pixel whose IQR is tiny (yet not zero) gets an
-    enormous gain: the riskiest choice for silent rows. Zero IQRs get scale 1.
+    enormous gain: the riskiest choice for silent rows. IQRs that count as zero (below
+    scikit-learn's ``10 * eps``, or ``1e-30 * max(1, max|X|)``) get scale 1 and are flagged in
+    ``zero_scale_``.
 
     Parameters
     ----------
@@ -504,6 +605,9 @@ class PixelRobustScaler(_RobustBase):
     ----------
     center_ : np.ndarray [shape=(n_mels, n_frames)] or None
     offset_, scale_ : np.ndarray [shape=(n_mels, n_frames)]
+    zero_scale_ : np.ndarray of bool [shape=(n_mels, n_frames)]
+        Pixels whose quantile range counted as zero.
+    data_abs_max_ : float
     scaler_ : sklearn.preprocessing.RobustScaler
     image_shape_ : tuple of int
     n_samples_seen_, n_features_in_ : int
@@ -537,6 +641,10 @@ class PixelRobustScaler(_RobustBase):
         if not (0 <= lo < hi <= 100):
             raise ParameterError(f"quantile_range={qr!r} must be two percentiles 0 <= q_min < "
                                  "q_max <= 100, e.g. (25, 75)")
+        if self.unit_variance and (lo == 0 or hi == 100):
+            raise ParameterError(f"quantile_range={qr!r} with unit_variance=True: the normal "
+                                 "quantiles of 0 and 100 are infinite (the scale would be 0); "
+                                 "use 0 < q_min < q_max < 100, e.g. (25, 75)")
 
     def _make_inner(self) -> RobustScaler:
         lo, hi = (float(v) for v in self.quantile_range)
@@ -563,6 +671,9 @@ class MedianScaler(_RobustBase):
         Per-pixel training median.
     offset_, scale_ : np.ndarray [shape=(n_mels, n_frames)]
         ``offset_ = center_``, ``scale_ = 1``.
+    zero_scale_ : np.ndarray of bool [shape=(n_mels, n_frames)]
+        All False (nothing is scaled).
+    data_abs_max_ : float
     scaler_ : sklearn.preprocessing.RobustScaler
     image_shape_ : tuple of int
     n_samples_seen_, n_features_in_ : int

@@ -24,6 +24,13 @@ __all__ = ["NotInvertibleError"]  # re-exported from sndiag.errors
 _FLOAT_DTYPES = (np.float64, np.float32)
 
 
+#: A scale (std, range, max |x|, IQR) below this fraction of ``max(1, |training data|)`` counts as
+#: zero: its gain would exceed 1e30, so float32 output would overflow for test values ~1e8 times
+#: the training range. Real spectrograms stay far above it (FSDD's smallest non-zero pixel std is
+#: 2e-25 of its largest value); an absolute ``10 * eps`` (scikit-learn's floor for ranges) would not.
+_TINY_SCALE = 1e-30
+
+
 def _handle_zeros_in_scale(scale: np.ndarray | float, *, copy: bool = True) -> np.ndarray:
     """Set scales of (near-)constant pixels, rows or clips to 1, so dividing never makes inf/NaN.
 
@@ -40,6 +47,55 @@ def _handle_zeros_in_scale(scale: np.ndarray | float, *, copy: bool = True) -> n
     bad = ~np.isfinite(out) | (np.abs(out) < 10 * np.finfo(np.float64).eps)
     out[bad] = 1.0
     return out
+
+
+def _is_constant(var: np.ndarray, mean: np.ndarray, n_samples: Any) -> np.ndarray:
+    """Where a variance is float64 rounding noise of a constant (scikit-learn's test).
+
+    The bound of the two-pass variance algorithm (Chan, Golub and LeVeque), as in
+    ``sklearn.preprocessing._data._is_constant_feature``: a constant pixel of value ``1e6`` may come
+    out with a variance of ``1e-20`` instead of 0.
+
+    Examples
+    --------
+    >>> _is_constant(np.array([1e-20, 1e-20]), np.array([1e6, 0.0]), 10).tolist()
+    [True, False]
+    """
+    eps = np.finfo(np.float64).eps
+    var = np.asarray(var, dtype=np.float64)
+    mean = np.asarray(mean, dtype=np.float64)
+    return var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
+
+
+def _zero_scale(scale: np.ndarray | float, *, magnitude: float,
+                constant: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale with its zeros set to 1, mask of them)``: the one rule of every fitted scaler.
+
+    A scale counts as zero when it is not finite, zero, below ``_TINY_SCALE * max(1, magnitude)``
+    (``magnitude``: the largest ``|x|`` of the training data), or marked in ``constant``
+    (e.g. :func:`_is_constant`). Dividing by such a scale would only amplify rounding noise, or
+    overflow: a std of ``6e-39`` gives a gain of ``1.7e38``, and float32 output of ``inf``.
+
+    Examples
+    --------
+    >>> scale, flagged = _zero_scale(np.array([0.0, 6e-39, 1e-20, 2.0]), magnitude=1e3)
+    >>> scale, flagged.tolist()
+    (array([1.e+00, 1.e+00, 1.e-20, 2.e+00]), [True, True, False, False])
+    """
+    out = np.array(scale, dtype=np.float64, ndmin=1)
+    floor = _TINY_SCALE * max(1.0, float(magnitude)) if math.isfinite(magnitude) else math.inf
+    bad = ~np.isfinite(out) | (np.abs(out) < floor)
+    if constant is not None:
+        bad |= np.asarray(constant, dtype=bool).reshape(out.shape)
+    out[bad] = 1.0
+    return out, bad
+
+
+def _abs_max(X2: np.ndarray) -> float:
+    """Largest ``|x|`` of ``X2`` (0 when empty), without allocating ``abs(X2)``."""
+    if not X2.size:
+        return 0.0
+    return float(max(abs(float(X2.min())), abs(float(X2.max()))))
 
 
 def _check_shape_param(shape: Any) -> tuple[int, int] | None:
