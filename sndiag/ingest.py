@@ -3,8 +3,9 @@
 Audio goes through one pipeline (:func:`from_files`; :func:`from_folder` and :func:`from_zip`
 only gather the files): labels are assigned first, then clips are decoded in a thread pool
 (libsndfile and soxr release the GIL), padded/cropped to ``config.n_samples``, and turned into
-spectrograms by one batched ``librosa`` call per batch, also in the pool. A clip that cannot be
-used is recorded in ``Dataset.skipped`` with the reason and the run goes on.
+spectrograms by one batched :func:`sndiag.spectrogram.melspectrogram` call per batch (one FFT
+over the active frames of all its clips, equal to librosa's to 1e-5), also in the pool. A clip
+that cannot be used is recorded in ``Dataset.skipped`` with the reason and the run goes on.
 
 Labels come from, in this order of precedence:
 
@@ -770,7 +771,8 @@ def _check_archive(infos: list[zipfile.ZipInfo], names: list[str], limits: Limit
         if ratio > limits.max_zip_ratio:
             raise ArchiveError(f"archive member {name!r} expands {ratio:.0f}:1 "
                                f"({info.file_size / MB:.1f} MB), above the limit of "
-                               f"{limits.max_zip_ratio:g}:1; this looks like a zip bomb")
+                               f"{limits.max_zip_ratio:g}:1; this looks like a zip bomb "
+                               "(if it is not, raise SNDIAG_MAX_ZIP_RATIO)")
 
 
 def _member_reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
@@ -1019,7 +1021,8 @@ def load_arrays(source: str | os.PathLike[str] | bytes | BinaryIO, *,
         ``(N, a, b, 1)`` and ``(N, 1, a, b)``. ``None`` accepts any image size.
     limits : Limits, optional
         ``max_clips`` bounds N; ``max_unzipped_mb`` and ``max_zip_ratio`` bound the compressed
-        members of an .npz, checked before any is inflated (default: ``Limits.from_env()``).
+        members of an .npz, checked before any is inflated (default: ``Limits.from_env()``,
+        so ``SNDIAG_MAX_CLIPS`` applies to the CLI too).
 
     Returns
     -------
@@ -1055,6 +1058,7 @@ def load_arrays(source: str | os.PathLike[str] | bytes | BinaryIO, *,
         expected_shape = tuple(int(v) for v in expected_shape)  # type: ignore[assignment]
         if len(expected_shape) != 2:
             raise ParameterError(f"expected_shape={expected_shape} must be (n_mels, n_frames)")
+    limits = Limits.from_env() if limits is None else limits
     handle, where = _open_arrays(source)
     head = _peek(handle)
     if head[:1] == b"\x80":  # a raw pickle stream (protocol 2+), e.g. pickle.dump(X, f)
@@ -1083,8 +1087,7 @@ def load_arrays(source: str | os.PathLike[str] | bytes | BinaryIO, *,
             # Stored members (np.savez, Dataset.save) cannot expand: only compressed ones count.
             packed = [i for i in npz.zip.infolist() if i.compress_type != zipfile.ZIP_STORED]
             try:
-                _check_archive(packed, [_member_name(i) for i in packed],
-                               limits or Limits.from_env())
+                _check_archive(packed, [_member_name(i) for i in packed], limits)
             except ArchiveError as exc:
                 raise ArchiveError(f"{where}: {exc}") from None
             keys = list(npz.files)
@@ -1111,7 +1114,7 @@ def load_arrays(source: str | os.PathLike[str] | bytes | BinaryIO, *,
     X, layout = _array_layout(X, None if meta is not None else expected_shape, where)
     if X.shape[0] == 0:
         raise DataError(f"{where}: X holds no clips (shape {X.shape}); save at least one")
-    if limits is not None and X.shape[0] > limits.max_clips:
+    if X.shape[0] > limits.max_clips:
         raise LimitError(f"{where}: {X.shape[0]} clips exceed the limit of {limits.max_clips}; "
                          "raise SNDIAG_MAX_CLIPS")
     n_bad = 0

@@ -80,7 +80,8 @@ def test_filestore_ignores_torn_and_foreign_files(tmp_path):
 
 
 def test_filestore_survives_sigkill_mid_write(tmp_path):
-    """A writer killed while writing a large dataset leaves earlier entries intact."""
+    """A writer killed at a random moment of a loop of large puts leaves earlier entries intact
+    (the deterministic kill points are in the next test)."""
     store = FileStore(tmp_path)
     first = store.put(_ds())
     code = textwrap.dedent(f"""
@@ -103,6 +104,131 @@ def test_filestore_survives_sigkill_mid_write(tmp_path):
     assert first.dataset_id in ids
     for dataset_id in ids:  # every listed entry loads and verifies
         assert store.get(dataset_id).content_hash == dataset_id
+
+
+_STAGE_CHILD = """
+import json, os, sys, time
+import numpy as np
+import sndiag.store as store_mod
+from sndiag.dataset import Dataset
+
+stage, root = sys.argv[1], sys.argv[2]
+calls = []
+
+def hold(what):
+    print(what, flush=True)
+    time.sleep(120)  # the parent kills us here
+
+real_fsync, real_replace, real_write = os.fsync, os.replace, store_mod._atomic_write
+if stage == "write":        # data written and flushed, not yet fsynced or renamed
+    os.fsync = lambda fd: hold("write")
+elif stage == "rename":     # data fsynced, not yet renamed into place
+    os.replace = lambda a, b: hold("rename")
+elif stage == "metadata":   # data in place, metadata not yet written
+    def write(path, data):
+        if path.suffix == ".json":
+            hold("metadata")
+        real_write(path, data)
+    store_mod._atomic_write = write
+X = np.random.default_rng(7).random((50, 60, 130), dtype=np.float32)
+store_mod.FileStore(root).put(Dataset(X, provenance={"name": "killed"}))
+print("finished", flush=True)
+"""
+
+
+@pytest.mark.parametrize("stage", ["write", "rename", "metadata"])
+def test_filestore_sigkill_at_each_step_of_a_put(tmp_path, stage):
+    """A writer SIGKILLed at each step of a put (mid-write, before the rename, between the data
+    and its metadata) leaves the earlier entries listed and verified, never lists the torn one,
+    and the same dataset can be stored again afterwards."""
+    store = FileStore(tmp_path)
+    first = store.put(_ds(0))
+    proc = subprocess.Popen([sys.executable, "-c", _STAGE_CHILD, stage, str(tmp_path)],
+                            stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().strip().decode() == stage
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert [e.dataset_id for e in store.entries()] == [first.dataset_id]
+    assert store.get(first.dataset_id).content_hash == first.dataset_id
+    leftovers = sorted(p.name for p in tmp_path.iterdir()
+                       if not p.name.startswith(first.dataset_id))
+    killed = Dataset(np.random.default_rng(7).random((50, 60, 130), dtype=np.float32))
+    if stage == "metadata":   # the data file is complete: loadable, just not listed yet
+        assert leftovers == [f"{killed.content_hash}.npz"]
+        assert store.get(killed.content_hash).content_hash == killed.content_hash
+    else:                     # only a temporary file, which nothing reads
+        assert len(leftovers) == 1 and leftovers[0].endswith(".tmp"), leftovers
+        assert killed.content_hash not in store
+    entry = store.put(killed)
+    assert {e.dataset_id for e in store.entries()} == {first.dataset_id, entry.dataset_id}
+    assert store.get(entry.dataset_id).content_hash == killed.content_hash
+
+
+_EXTRACT_CHILD = """
+import sys
+import sndiag.spectrogram as spec
+from sndiag.ingest import from_folder
+from sndiag.store import FileStore
+
+folder, root = sys.argv[1], sys.argv[2]
+store = FileStore(root)
+cache = spec.DiskCache(f"{root}/features")
+real_put, n = cache.put, [0]
+def put(key, S):
+    real_put(key, S)
+    n[0] += 1
+    if n[0] == 5:
+        print("extracting", flush=True)  # and go on: the kill lands mid-extraction
+cache.put = put
+store.put(from_folder(folder, cache=cache, batch_size=1, n_jobs=1))
+print("finished", flush=True)
+"""
+
+
+def test_sigkill_mid_extraction_leaves_store_and_feature_cache_usable(tmp_path):
+    """The dashboard extracts an upload with the feature cache inside the store, then stores
+    the dataset. A SIGKILL mid-extraction keeps every earlier dataset intact, leaves no torn
+    cache entry, and a second extraction (reusing what was cached) equals a clean one."""
+    import soundfile as sf
+
+    from sndiag.ingest import from_folder
+    from sndiag.spectrogram import DiskCache
+
+    folder = tmp_path / "clips"
+    for label in ("low", "high"):
+        (folder / label).mkdir(parents=True)
+    t = np.arange(8000) / 8000
+    for i in range(40):
+        label = ("low", "high")[i % 2]
+        f = (200.0 if label == "low" else 2000.0) * (1 + i / 40)
+        sf.write(folder / label / f"{i:02d}.wav", 0.3 * np.sin(2 * np.pi * f * t), 8000)
+    root = tmp_path / "store"
+    store = FileStore(root)
+    first = store.put(_ds(0))
+    proc = subprocess.Popen([sys.executable, "-c", _EXTRACT_CHILD, str(folder), str(root)],
+                            stdout=subprocess.PIPE)
+    try:
+        said = proc.stdout.readline().strip().decode()
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert said == "extracting"
+    assert [e.dataset_id for e in store.entries()] == [first.dataset_id]
+    assert store.get(first.dataset_id).content_hash == first.dataset_id
+    cached = list((root / "features").rglob("*.npy"))
+    assert 5 <= len(cached) < 40
+    for path in cached:  # atomic: every cache entry that exists is complete
+        assert np.load(path, allow_pickle=False).shape == (60, 130)
+    # one clip per batch, as in the killed run: the mel projection's float32 rounding depends
+    # on the batch's size (~1e-6 relative), so only equal batches give bit-equal features
+    again = from_folder(folder, cache=DiskCache(root / "features"), batch_size=1, n_jobs=1)
+    clean = from_folder(folder, batch_size=1, n_jobs=1)
+    np.testing.assert_array_equal(again.X, clean.X)
+    assert again.content_hash == clean.content_hash
+    store.put(again)
+    assert len(store.entries()) == 2
 
 
 def test_open_store_memory_and_path(tmp_path):
