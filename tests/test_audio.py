@@ -1,13 +1,14 @@
 import io
 import wave
 
+import librosa
 import numpy as np
 import pytest
 import soundfile as sf
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sndiag.audio import decode, duration
+from sndiag.audio import decode, duration, resample
 from sndiag.errors import DecodeError, LimitError, ParameterError
 
 
@@ -142,3 +143,22 @@ def test_duration_reads_header():
 def test_decode_resampled_length_property(rate, n):
     y = decode(encode(np.zeros(n, dtype=np.int16), rate), sr=16000)
     assert y.size == int(np.ceil(n * 16000 / rate))
+
+
+@given(orig=st.sampled_from([8000, 11025, 16000, 22050, 44100, 48000]),
+       target=st.sampled_from([8000, 16000, 22050]), n=st.integers(min_value=1, max_value=5000),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_resample_equals_librosa_soxr_hq_property(orig, target, n, dtype):
+    y = np.random.default_rng(n).standard_normal(n).astype(dtype)
+    expected = librosa.resample(y, orig_sr=orig, target_sr=target, res_type="soxr_hq")
+    actual = resample(y, orig_sr=orig, target_sr=target)
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    np.testing.assert_array_equal(actual, expected)
+
+
+@pytest.mark.fsdd
+def test_decode_equals_librosa_load_on_fsdd(fsdd_dir):
+    """Bit for bit: the benchmark's naive loop and sndiag see the same samples."""
+    for path in sorted(fsdd_dir.glob("*.wav"))[::100]:
+        expected, _ = librosa.load(path, sr=22050)
+        np.testing.assert_array_equal(decode(path, sr=22050), expected)
