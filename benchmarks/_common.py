@@ -32,17 +32,32 @@ def median_seconds(fn: Callable[[], Any], *, repeats: int = 3, warmup: int = 0) 
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB."""
+    """Peak resident memory of this process so far, in MB (file-mapped pages included).
+
+    Reads ``VmHWM`` from ``/proc/self/status`` where it exists: on Linux ``ru_maxrss`` survives
+    ``execve``, so a child started by a big parent reports the parent's peak (at the fork)
+    instead of its own. Falls back to ``ru_maxrss`` elsewhere.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_isolated(code: str, *, timeout: float = 1800) -> dict[str, Any]:
+def run_isolated(code: str, *, timeout: float = 1800,
+                 env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``code`` in a fresh interpreter; it must print one JSON object on its last line.
 
-    Isolating a measurement in its own process makes its peak RSS its own.
+    Isolating a measurement in its own process makes its peak RSS its own. ``env`` adds
+    environment variables for the child (e.g. ``NUMBA_CACHE_DIR``).
     """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=timeout, cwd=REPO, check=False)
+                         timeout=timeout, cwd=REPO, check=False,
+                         env=None if env is None else {**os.environ, **env})
     if out.returncode != 0:
         raise RuntimeError(f"benchmark subprocess failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
