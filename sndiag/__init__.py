@@ -12,6 +12,7 @@ Module map (data flows one way)::
     chunks, stats                one-pass mergeable statistics, bounded memory
     masks, scalers, effects      SNR masks, sklearn scalers, what each does to the data
     experiment                   cross-validated scaler comparison with a verdict
+    distributed                  streaming/resumable extraction and stats, optionally on Dask
     figures, report, export      Plotly figures, HTML report, parameter export
     store, auth, cli, demo       dataset store, access control, command line, demo data
     ui                           the only Streamlit code (the dashboard's helpers)
@@ -45,6 +46,7 @@ _LAZY = {
     "SpectrogramConfig": "sndiag.config",
     "compute_stats": "sndiag.stats",
     "evaluate_scaler": "sndiag.effects",
+    "extract_chunked": "sndiag.distributed",
     "from_files": "sndiag.ingest",
     "from_folder": "sndiag.ingest",
     "from_zip": "sndiag.ingest",
@@ -57,6 +59,7 @@ _LAZY = {
     "scaler_names": "sndiag.scalers",
     "snr_mask": "sndiag.masks",
     "snr_percentile": "sndiag.masks",
+    "stats_file": "sndiag.distributed",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,85 +1,304 @@
-"""Read large ``.npy`` arrays chunk by chunk with bounded memory.
+"""Read large ``.npy`` arrays (and ``.npz`` members) chunk by chunk with bounded memory.
 
 ``np.load(path, mmap_mode="r")`` lets numpy address an array larger than memory, but every page
 it touches stays resident, so the process' RSS grows with the file. :class:`NpyChunks` instead
 reads each chunk with ``readinto`` into one reusable buffer: memory stays at one chunk however
-large the file is. This is what ``sndiag stats`` uses for ``.npy`` inputs.
+large the file is. This is what ``sndiag stats`` uses for ``.npy`` and ``.npz`` inputs.
+
+An ``.npz`` is a zip of ``.npy`` members. A member stored without compression (``np.savez``,
+:meth:`sndiag.dataset.Dataset.save`, :func:`write_npz_chunks`) is read in place at its offset in
+the file, with random access, exactly like a ``.npy``; a compressed member
+(``np.savez_compressed``) can only be decompressed from its start, so it streams front to back
+(:attr:`NpyChunks.random_access` is False).
+
+:func:`open_array_file` wraps a reader with the dataset's labels, groups, names and provenance
+(the small arrays of an ``.npz``), checking the image layout like
+:func:`sndiag.ingest.load_arrays` but without reading ``X``.
 """
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Iterator
+import struct
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from sndiag.errors import DataError, ShapeError
+from sndiag.config import Limits
+from sndiag.errors import ArchiveError, DataError, ParameterError, ShapeError
 
-__all__ = ["NpyChunks", "write_npy_chunks"]
+__all__ = ["ArrayFile", "NpyChunks", "open_array_file", "write_npy_chunks", "write_npz_chunks"]
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK\x03\x04"
+#: Bytes discarded per read when a compressed member is skipped forward.
+_SKIP_BYTES = 1 << 22
+
+
+def _read_header(fh: BinaryIO, where: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    try:
+        version = np.lib.format.read_magic(fh)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        shape, fortran, dtype = read(fh, max_header_size=100_000)
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{where} is not a valid .npy/.npz file ({exc})") from None
+    return tuple(int(s) for s in shape), bool(fortran), np.dtype(dtype)
+
+
+def _npz_member(zf: zipfile.ZipFile, member: str | None, where: str) -> zipfile.ZipInfo:
+    names = [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
+    if not names:
+        raise DataError(f"{where} is an empty .npz (no arrays); save X in it")
+    if member is None:
+        if "X" in names:
+            member = "X"
+        elif len(names) == 1:
+            member = names[0]
+        else:
+            raise DataError(f"{where} holds arrays {names} but no 'X'; name the spectrogram "
+                            "array X (np.savez(path, X=X, y=y))")
+    if member not in names:
+        raise DataError(f"{where} has no array {member!r} (it holds {names})")
+    info = zf.getinfo(member + ".npy")
+    if info.flag_bits & 0x1:
+        raise DataError(f"{where}: array {member!r} is encrypted; save it again without a password")
+    return info
 
 
 class NpyChunks:
-    """An ``.npy`` file of shape (N, ...) read in chunks of ``chunk_size`` rows.
+    """An ``.npy`` file (or ``.npz`` member) of shape (N, ...) read in chunks of ``chunk_size`` rows.
 
     Parameters
     ----------
     path : str or Path
-        A ``.npy`` file with a numeric, non-object dtype in C order.
+        A ``.npy`` file, or an ``.npz`` (then ``member``, default ``"X"`` or its only array), with
+        a numeric, non-object dtype in C order.
     chunk_size : int
         Rows per chunk.
+    member : str, optional
+        Array name inside an ``.npz``.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        Shape of the whole array.
+    dtype : np.dtype
+    random_access : bool
+        False for a compressed ``.npz`` member: it can only be read front to back (skipping
+        forward decompresses what is skipped).
+
+    Notes
+    -----
+    The object holds only the path and the header, so it pickles cheaply: Dask workers receive it
+    and read their own rows from a file they can reach at the same path.
 
     Examples
     --------
     >>> import tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "x.npy")
+    >>> d = tempfile.mkdtemp()
+    >>> p = os.path.join(d, "x.npy")
     >>> np.save(p, np.arange(10, dtype=np.float32).reshape(5, 2))
     >>> chunks = NpyChunks(p, chunk_size=2)
     >>> chunks.shape, [c.shape[0] for c in chunks]
     ((5, 2), [2, 2, 1])
+    >>> chunks.read(3, 5).tolist()
+    [[6.0, 7.0], [8.0, 9.0]]
+    >>> np.savez(os.path.join(d, "x.npz"), X=np.ones((3, 2)), y=np.arange(3))
+    >>> z = NpyChunks(os.path.join(d, "x.npz"))
+    >>> z.shape, z.random_access, float(sum(c.sum() for c in z))
+    ((3, 2), True, 6.0)
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, chunk_size: int = 512) -> None:
-        if chunk_size <= 0:
+    def __init__(self, path: str | os.PathLike[str], *, chunk_size: int = 512,
+                 member: str | None = None) -> None:
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) \
+                or chunk_size <= 0:
             raise DataError(f"chunk_size={chunk_size} must be positive")
         self.path = Path(path)
         self.chunk_size = int(chunk_size)
+        self.member: str | None = None
+        self.compressed = False
+        self.stored_size = 0
+        where = self.path.name
         try:
             with open(self.path, "rb") as fh:
-                version = np.lib.format.read_magic(fh)
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
-                shape, fortran, dtype = read_header(fh, max_header_size=100_000)
+                head = fh.read(len(_NPY_MAGIC))
+        except OSError as exc:
+            raise DataError(f"{where} cannot be read ({exc.strerror or exc}); check the path"
+                            ) from None
+        if head.startswith(b"PK"):  # a zip: local header, or the end record of an empty one
+            shape, fortran, dtype = self._open_member(member, where)
+        else:
+            if member is not None:
+                raise ParameterError(f"member={member!r} applies to .npz files; {where} is not one")
+            with open(self.path, "rb") as fh:
+                shape, fortran, dtype = _read_header(fh, where)
                 self.offset = fh.tell()
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{self.path.name} is not a valid .npy file ({exc})") from None
+            self.stored_size = os.path.getsize(self.path)
+        where = self.where
         if dtype.hasobject:
-            raise DataError(f"{self.path.name} contains pickled Python objects; "
+            raise DataError(f"{where} contains pickled Python objects; "
                             "save it with a numeric dtype")
-        if fortran:
-            raise DataError(f"{self.path.name} is stored in Fortran order; save it with "
+        if fortran and len(shape) > 1:
+            raise DataError(f"{where} is stored in Fortran order; save it with "
                             "np.ascontiguousarray to stream it")
         if len(shape) < 1:
-            raise ShapeError(f"{self.path.name} holds a scalar; expected (N, ...) rows")
-        self.shape: tuple[int, ...] = tuple(int(s) for s in shape)
-        self.dtype = np.dtype(dtype)
+            raise ShapeError(f"{where} holds a scalar (X has shape ()); expected (N, ...) rows")
+        self.shape: tuple[int, ...] = shape
+        self.dtype = dtype
+        need = self.offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if self.stored_size < need:
+            raise DataError(f"{self.path.name} is not a valid .npy/.npz file: its header promises "
+                            f"{need} bytes of {where} but it holds {self.stored_size} "
+                            "(truncated, or the header is wrong)")
+
+    def _open_member(self, member: str | None, where: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                info = _npz_member(zf, member, where)
+                self.member = info.filename[:-4]
+                self.compressed = info.compress_type != zipfile.ZIP_STORED
+                if self.compressed:
+                    self.stored_size = info.file_size
+                    with zf.open(info) as fh:
+                        shape, fortran, dtype = _read_header(fh, self.where)  # type: ignore[arg-type]
+                        self.offset = fh.tell()
+                    return shape, fortran, dtype
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as exc:
+            raise DataError(f"{where} is not a valid .npy/.npz file ({exc})") from None
+        with open(self.path, "rb") as fh:
+            fh.seek(info.header_offset)
+            local = fh.read(30)
+            if len(local) != 30 or not local.startswith(_ZIP_MAGIC):
+                raise DataError(f"{where} is not a valid .npy/.npz file (bad local header of "
+                                f"{info.filename})")
+            n_name, n_extra = struct.unpack("<HH", local[26:30])
+            start = info.header_offset + 30 + n_name + n_extra
+            fh.seek(start)
+            shape, fortran, dtype = _read_header(fh, self.where)
+            self.offset = fh.tell()
+        # bytes addressable from the member's start: its declared size, within the file
+        self.stored_size = min(start + info.file_size, os.path.getsize(self.path))
+        return shape, fortran, dtype
+
+    @property
+    def where(self) -> str:
+        """The file name (and member) for messages."""
+        return self.path.name if self.member is None else f"{self.path.name}[{self.member}]"
+
+    @property
+    def random_access(self) -> bool:
+        return not self.compressed
+
+    @property
+    def row_shape(self) -> tuple[int, ...]:
+        return self.shape[1:]
 
     def __len__(self) -> int:
         return self.shape[0]
 
+    def __repr__(self) -> str:
+        return f"NpyChunks({self.where!r}, shape={self.shape}, dtype={self.dtype})"
+
     def __iter__(self) -> Iterator[np.ndarray]:
         """Yield chunks; each is a view of one reused buffer, valid until the next one."""
-        row = self.shape[1:]
-        buf = np.empty((self.chunk_size, *row), dtype=self.dtype)
-        with open(self.path, "rb", buffering=0) as fh:
-            fh.seek(self.offset)
-            for start in range(0, len(self), self.chunk_size):
-                n = min(self.chunk_size, len(self) - start)
-                view = memoryview(buf[:n].reshape(-1).view(np.uint8))
-                got = fh.readinto(view)
-                if got != view.nbytes:
-                    raise DataError(f"{self.path.name} is truncated at row {start}")
-                yield buf[:n]
+        return self.iter_rows()
+
+    def _check_range(self, start: int, stop: int | None) -> tuple[int, int]:
+        n = len(self)
+        stop = n if stop is None else int(stop)
+        start = int(start)
+        if not 0 <= start <= stop <= n:
+            raise ParameterError(f"rows {start}:{stop} are outside the {n} rows of {self.where}")
+        return start, stop
+
+    def _open_stream(self, start: int) -> Any:
+        """A binary stream positioned at row ``start``; the caller closes it."""
+        row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
+        if not self.compressed:
+            fh = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed by the caller
+            fh.seek(self.offset + start * row_bytes)
+            return fh
+        zf = zipfile.ZipFile(self.path)
+        fh = zf.open(f"{self.member}.npy")
+        fh.read(self.offset)
+        todo = start * row_bytes
+        while todo > 0:
+            got = len(fh.read(min(todo, _SKIP_BYTES)))
+            if got == 0:
+                break
+            todo -= got
+        return _Closing(fh, zf)
+
+    def iter_rows(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Yield rows ``start:stop`` in chunks (views of one reused buffer).
+
+        Raises
+        ------
+        DataError
+            When the file ends before ``stop`` (truncated).
+        """
+        start, stop = self._check_range(start, stop)
+        if start == stop:
+            return
+        buf = np.empty((min(self.chunk_size, stop - start), *self.row_shape), dtype=self.dtype)
+        with self._open_stream(start) as fh:
+            for s in range(start, stop, self.chunk_size):
+                k = min(self.chunk_size, stop - s)
+                _fill(fh, buf[:k], self.where, s)
+                yield buf[:k]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` as a new array (one read).
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "x.npy")
+        >>> np.save(p, np.arange(6).reshape(3, 2))
+        >>> NpyChunks(p).read(1, 2).tolist()
+        [[2, 3]]
+        """
+        start, stop = self._check_range(start, stop)
+        out = np.empty((stop - start, *self.row_shape), dtype=self.dtype)
+        if stop > start:
+            with self._open_stream(start) as fh:
+                _fill(fh, out, self.where, start)
+        return out
+
+
+class _Closing:
+    """A zip member stream that also closes its archive."""
+
+    def __init__(self, fh: Any, zf: zipfile.ZipFile) -> None:
+        self.fh, self.zf = fh, zf
+
+    def readinto(self, view: memoryview) -> int:
+        return self.fh.readinto(view)
+
+    def __enter__(self) -> _Closing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.fh.close()
+        self.zf.close()
+
+
+def _fill(fh: Any, out: np.ndarray, where: str, start: int) -> None:
+    """Fill ``out`` (C-contiguous) from ``fh``; a short read means the file is truncated."""
+    view = memoryview(out.reshape(-1).view(np.uint8))
+    pos = 0
+    while pos < view.nbytes:
+        got = fh.readinto(view[pos:])
+        if not got:
+            raise DataError(f"{where} is truncated at row {start}")
+        pos += got
 
 
 def write_npy_chunks(path: str | os.PathLike[str], chunks: Iterator[np.ndarray], *,
@@ -108,3 +327,293 @@ def write_npy_chunks(path: str | os.PathLike[str], chunks: Iterator[np.ndarray],
     if pos != n:
         raise ShapeError(f"chunks held {pos} rows but n={n} was declared")
     return path
+
+
+def write_npz_chunks(path: str | os.PathLike[str], chunks: Iterable[np.ndarray], *, n: int,
+                     row_shape: tuple[int, ...], dtype: np.dtype | str = "float32",
+                     key: str = "X", arrays: Mapping[str, np.ndarray] | None = None) -> Path:
+    """Write an uncompressed ``.npz`` whose ``key`` array arrives in chunks, atomically.
+
+    The big array is streamed into the archive (memory: one chunk), then the small ``arrays``
+    (labels, names, metadata) follow. The file is what ``np.savez`` writes, so ``np.load`` and
+    :func:`sndiag.ingest.load_arrays` read it, and :class:`NpyChunks` streams it in place. It is
+    written to a temporary name and renamed, so a crash never leaves a partial file at ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.npz`` to write.
+    chunks : iterable of np.ndarray
+        Chunks of shape (k, *row_shape), ``n`` rows in all.
+    n : int
+        Total rows.
+    row_shape : tuple of int
+        Shape of one row.
+    dtype : dtype
+        Stored dtype of the big array (chunks are converted).
+    key : str
+        Name of the big array.
+    arrays : mapping str -> np.ndarray, optional
+        Small arrays stored after it (no pickled objects).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ShapeError
+        When the chunks do not hold exactly ``n`` rows of ``row_shape``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "d.npz")
+    >>> _ = write_npz_chunks(p, [np.ones((2, 3)), np.zeros((1, 3))], n=3, row_shape=(3,),
+    ...                      arrays={"y": np.array(["a", "b", "a"])})
+    >>> with np.load(p) as z:
+    ...     z["X"].sum(), z["y"].tolist()
+    (np.float32(6.0), ['a', 'b', 'a'])
+    """
+    path = Path(path)
+    dtype = np.dtype(dtype)
+    row_shape = tuple(int(s) for s in row_shape)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
+                header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                          "shape": (int(n), *row_shape)}
+                np.lib.format.write_array_header_2_0(fh, header)  # type: ignore[arg-type]
+                pos = 0
+                for chunk in chunks:
+                    c = np.ascontiguousarray(chunk, dtype=dtype)
+                    if c.shape[1:] != row_shape or pos + c.shape[0] > n:
+                        raise ShapeError(f"a chunk of shape {c.shape} does not fit (n={n}, "
+                                         f"rows of {row_shape}); {pos} rows written so far")
+                    fh.write(c.reshape(-1).view(np.uint8).data)
+                    pos += c.shape[0]
+                if pos != n:
+                    raise ShapeError(f"chunks held {pos} rows but n={n} was declared")
+            for name, arr in (arrays or {}).items():
+                with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                    np.lib.format.write_array(fh, np.asarray(arr), allow_pickle=False)  # type: ignore[arg-type]
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+# -- array files with their labels --------------------------------------------------------------
+@dataclass(frozen=True)
+class ArrayFile:
+    """A ``.npy``/``.npz`` dataset opened for streaming: a reader of ``X`` and its small arrays.
+
+    Attributes
+    ----------
+    reader : NpyChunks
+        Reads ``X`` in its stored layout.
+    shape : (int, int)
+        Image shape ``(n_mels, n_frames)`` after the layout is resolved; every row of the reader
+        reshapes to it (the accepted layouts differ only by a unit axis).
+    layout : str
+        ``"(N, n_mels, n_frames)"``, ``"(N, n_mels, n_frames, 1)"`` or ``"(N, 1, n_mels, n_frames)"``.
+    y, groups, names : np.ndarray or None
+        Labels, groups and clip names as strings (None when absent).
+    provenance : dict
+        The saved provenance (sndiag files) or a description of the file.
+    n_skipped : int
+        Clips the extraction skipped (from the saved metadata).
+    """
+
+    reader: NpyChunks
+    shape: tuple[int, int]
+    layout: str
+    y: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    names: np.ndarray | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    n_skipped: int = 0
+
+    @property
+    def n_clips(self) -> int:
+        return len(self.reader)
+
+    @property
+    def name(self) -> str:
+        """Provenance ``name`` or ``source``, else the file name (like ``Dataset.name``)."""
+        return str(self.provenance.get("name") or self.provenance.get("source")
+                   or self.reader.path.name)
+
+    def images(self, chunk: np.ndarray, start: int = 0) -> np.ndarray:
+        """A chunk of rows as float32 images ``(k, n_mels, n_frames)`` (what ``Dataset`` keeps).
+
+        A float32 chunk is reshaped without a copy: like the chunk, the result is then valid only
+        until the reader yields the next one. ``start`` is the row number of ``chunk[0]``.
+
+        Raises
+        ------
+        DataError
+            On NaN/Inf (with their count over the whole file and the first positions, as
+            :func:`sndiag.ingest.load_arrays` says it), or a float64 value beyond the float32
+            range.
+        """
+        X = chunk.reshape(chunk.shape[0], *self.shape)
+        if X.dtype.kind == "f" and not np.isfinite(X).all():
+            self._raise_nonfinite()
+        if X.dtype.kind == "f" and X.dtype.itemsize > 4:
+            big = np.abs(X) > np.finfo(np.float32).max
+            if big.any():
+                raise DataError(f"{self.reader.where}: X has values beyond the float32 range "
+                                f"(largest |x| = {float(np.abs(X[np.isfinite(X)]).max()):.3g} > "
+                                "3.4e38); sndiag keeps spectrograms as float32: rescale them "
+                                "(e.g. to dB) first")
+        return X if X.dtype == np.float32 else X.astype(np.float32)
+
+    def _raise_nonfinite(self) -> None:
+        """Count the NaN/Inf of the whole file (one more pass, on the error path only)."""
+        n_bad, first = 0, []
+        s = 0
+        for chunk in self.reader.iter_rows():
+            bad = ~np.isfinite(chunk.reshape(chunk.shape[0], *self.shape))
+            n_bad += int(bad.sum())
+            if len(first) < 3:
+                first += [(int(p[0]) + s, int(p[1]), int(p[2])) for p in np.argwhere(bad)[:3]]
+            s += chunk.shape[0]
+        raise DataError(f"{self.reader.path.name}: X has {n_bad} NaN/Inf values (first at "
+                        f"{first[:3]}); fix the source or replace them (np.nan_to_num)")
+
+
+def _small_array(path: Path, key: str, n: int) -> np.ndarray | None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if f"{key}.npy" not in zf.namelist():
+                return None
+            with zf.open(f"{key}.npy") as fh:
+                data = fh.read()
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
+            raise DataError(f"{path.name}: array {key!r} contains pickled Python objects; save it "
+                            "with a numeric dtype or strings") from None
+        raise DataError(f"{path.name}: array {key!r} is not a valid .npy/.npz file ({exc})"
+                        ) from None
+    except Exception as exc:  # EOFError, OSError, BadZipFile, zlib.error on a corrupt member
+        raise DataError(f"{path.name}: array {key!r} is not a valid .npy/.npz file ({exc})"
+                        ) from None
+    if key != "meta" and arr.size != n:
+        raise ShapeError(f"{path.name}: {key} has {arr.size} entries but X has {n} clips; "
+                         "they must match")
+    return arr
+
+
+def _check_npz(path: Path, limits: Limits) -> None:
+    """Refuse a zip bomb from the .npz directory, as :func:`sndiag.ingest.load_arrays` does."""
+    from sndiag.ingest import _check_archive, _member_name
+
+    with zipfile.ZipFile(path) as zf:
+        packed = [i for i in zf.infolist() if i.compress_type != zipfile.ZIP_STORED]
+        try:
+            _check_archive(packed, [_member_name(i) for i in packed], limits)
+        except ArchiveError as exc:
+            raise ArchiveError(f"{path.name}: {exc}") from None
+
+
+def open_array_file(path: str | os.PathLike[str], *, chunk_size: int = 512,
+                    expected_shape: tuple[int, int] | None = (60, 130),
+                    limits: Limits | None = None) -> ArrayFile:
+    """Open a ``.npy``/``.npz`` dataset for streaming, reading only its header and small arrays.
+
+    The checks are those of :func:`sndiag.ingest.load_arrays` that need no pass over ``X``
+    (dtype, layout, image shape, label lengths); NaN/Inf and float32 overflow are found while
+    streaming. The image shape of a file written by sndiag (with ``meta``) is not checked.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.npy``, or an ``.npz`` holding ``X`` and optionally ``y``, ``groups``, ``names``,
+        ``meta``.
+    chunk_size : int
+        Rows per chunk of the reader.
+    expected_shape : (int, int) or None
+        Image shape for files without sndiag metadata; None accepts any.
+    limits : Limits, optional
+        ``max_unzipped_mb`` and ``max_zip_ratio`` bound the compressed members of an ``.npz``,
+        checked from its directory before anything is inflated (default:
+        ``Limits.from_env()``). ``max_clips`` does not apply: memory does not grow with N.
+
+    Returns
+    -------
+    ArrayFile
+
+    Raises
+    ------
+    DataError, ShapeError
+        As :func:`sndiag.ingest.load_arrays`.
+    ArchiveError
+        A compressed member expands beyond the limits (a zip bomb).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "d.npz")
+    >>> np.savez(p, X=np.zeros((4, 60, 130, 1), np.float32), y=np.array([0, 1, 0, 1]))
+    >>> af = open_array_file(p)
+    >>> af.n_clips, af.shape, af.layout, af.y.tolist()
+    (4, (60, 130), '(N, n_mels, n_frames, 1)', ['0', '1', '0', '1'])
+    """
+    from sndiag.ingest import _array_layout, _checked_provenance, _parse_meta
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist or is not a file; give a .npy or .npz file")
+    with open(path, "rb") as fh:
+        head = fh.read(len(_NPY_MAGIC))
+    if head[:1] == b"\x80":  # a raw pickle stream, e.g. pickle.dump(X, f)
+        raise DataError(f"{path.name} is a pickled Python object, not a .npy/.npz file; save it "
+                        "with np.save(path, X.astype(np.float32))")
+    if not (head.startswith(_NPY_MAGIC) or head.startswith(b"PK")):
+        raise DataError(f"{path.name} is not a valid .npy/.npz file (it starts with neither the "
+                        ".npy header nor a zip header); save arrays with np.save or np.savez")
+    reader = NpyChunks(path, chunk_size=chunk_size)
+    where = path.name
+    kind = reader.dtype.kind
+    if kind == "c":
+        raise DataError(f"{where}: X has complex dtype {reader.dtype}; save the magnitude or "
+                        "power (np.abs(X) ** 2) as float32")
+    if kind == "b":
+        raise DataError(f"{where}: X has dtype bool; that is a mask, not spectrograms")
+    if kind not in "iuf":
+        raise DataError(f"{where}: X has dtype {reader.dtype}; save spectrograms as real numbers "
+                        "(float32)")
+    n = len(reader)
+    small: dict[str, np.ndarray | None] = {}
+    if reader.member is not None:
+        _check_npz(path, limits or Limits.from_env())
+        for key in ("y", "groups", "names", "meta"):
+            small[key] = _small_array(path, key, n)
+    meta_arr = small.get("meta")
+    meta = _parse_meta(meta_arr) if meta_arr is not None else None
+    # A zero-strided stand-in with X's shape: the layout check reads no data.
+    stand_in = np.broadcast_to(np.zeros((), dtype=reader.dtype), reader.shape)
+    X3, layout = _array_layout(stand_in, None if meta is not None else expected_shape, where)
+    if n == 0:
+        raise DataError(f"{where}: X holds no clips (shape {reader.shape}); save at least one")
+
+    def strings(key: str) -> np.ndarray | None:
+        arr = small.get(key)
+        return None if arr is None else np.array([str(v) for v in arr.ravel()], dtype=str)
+
+    if meta is not None:
+        provenance = _checked_provenance(meta.get("provenance") or {})
+        n_skipped = len([s for s in meta.get("skipped") or [] if isinstance(s, dict)])
+    else:
+        provenance = {"source": where, "kind": "arrays", "layout": layout}
+        n_skipped = 0
+    return ArrayFile(reader=reader, shape=(int(X3.shape[1]), int(X3.shape[2])), layout=layout,
+                     y=strings("y"), groups=strings("groups"), names=strings("names"),
+                     provenance=provenance, n_skipped=n_skipped)
+

@@ -10,6 +10,8 @@ Examples
     sndiag demo -o demo.npz
     sndiag extract recordings/ --label-regex '(?P<label>\\d)_(?P<group>[a-z]+)_\\d+\\.wav' -o fsdd.npz
     sndiag stats fsdd.npz --json
+    sndiag extract big/ --label-regex '...' --out-dir big.parts --scheduler local:4
+    sndiag stats big.parts/dataset.npz --scheduler tcp://scheduler:8786
     sndiag scale fsdd.npz --scaler std_floor --floor-percentile 25 --mask-snr 0.5 -o params.npz
 """
 
@@ -56,10 +58,17 @@ def _echo_json(payload: Any) -> None:
     typer.echo(json.dumps(payload, indent=2))
 
 
+SchedulerOpt = Annotated[str | None, typer.Option(
+    help="Where to run: none (in-process, default), local or local:N (a local Dask cluster of N "
+         "processes), or a Dask scheduler address like tcp://host:8786. Needs "
+         "pip install 'sndiag\\[dask]'.")]
+
+
 @app.command()
 def extract(
     src: Annotated[list[Path], typer.Argument(help="Audio files, folders or .zip archives.")],
-    output: OutOpt,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="Output dataset (.npz).")] = None,
     label_regex: Annotated[str | None, typer.Option(
         help="Regex on file names with named groups 'label' and optional 'group'.")] = None,
     labels_csv: Annotated[Path | None, typer.Option(help="CSV manifest path,label[,group].")] = None,
@@ -76,23 +85,45 @@ def extract(
     align: Annotated[str, typer.Option(help="Pad/crop keeping the start or the center.")] = "start",
     cache: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
     jobs: Annotated[int, typer.Option(help="Parallel decoding threads.")] = 2,
+    out_dir: Annotated[Path | None, typer.Option(
+        help="Extract out of core: write chunks + manifest.json to this folder as they finish "
+             "(resumable), then assemble -o (default DIR/dataset.npz). With --scheduler and "
+             "no --out-dir: OUT.npz.parts.")] = None,
+    chunk_files: Annotated[int, typer.Option(
+        help="Files per chunk with --out-dir/--scheduler (unit of output and of resuming).")]
+        = 256,
+    resume: Annotated[bool, typer.Option(
+        help="Reuse finished chunks of an interrupted run in --out-dir (same inputs and "
+             "settings); --no-resume starts over.")] = True,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Turn audio clips into an (N, n_mels, n_frames) dataset (.npz)."""
     from sndiag.config import Limits, SpectrogramConfig
-    from sndiag.ingest import from_files, from_folder, from_zip
     from sndiag.spectrogram import DiskCache
 
     config = SpectrogramConfig(sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels,
                                n_frames=n_frames, fmin=fmin, fmax=fmax, power=power,
                                scale=scale, align=align)  # type: ignore[arg-type]
+    for p in src:
+        if not p.exists():
+            raise SndiagError(f"{p} does not exist; give audio files, a folder or a .zip")
+    if output is None and out_dir is None:
+        raise SndiagError("give the output: -o OUT.npz, or --out-dir DIR for a chunked, "
+                          "resumable extraction (or both)")
+    if out_dir is not None or scheduler is not None:
+        _extract_chunked(src, output, out_dir or Path(f"{output}.parts"), config=config,
+                         label_regex=label_regex, labels_csv=labels_csv, no_labels=no_labels,
+                         cache=cache, jobs=jobs, chunk_files=chunk_files, resume=resume,
+                         scheduler=scheduler)
+        return
+    assert output is not None
+    from sndiag.ingest import from_files, from_folder, from_zip
+
     kw: dict[str, Any] = dict(config=config, label_regex=label_regex, labels_csv=labels_csv,
                               cache=DiskCache(cache) if cache else None, limits=Limits.from_env(),
                               n_jobs=jobs)
     if no_labels:
         kw["labels"] = "none"
-    for p in src:
-        if not p.exists():
-            raise SndiagError(f"{p} does not exist; give audio files, a folder or a .zip")
     bar, update = _progress("extracting")
     with bar:
         if len(src) == 1 and src[0].is_dir():
@@ -102,13 +133,45 @@ def extract(
         else:
             ds = from_files([str(p) for p in src], progress=update, **kw)
     ds.save(output)
-    for s in ds.skipped[:20]:
-        typer.echo(f"skipped {s.name}: {s.reason}", err=True)
-    if len(ds.skipped) > 20:
-        typer.echo(f"... and {len(ds.skipped) - 20} more skipped", err=True)
+    _echo_skipped(ds.skipped, len(ds.skipped))
     n_groups = 0 if ds.groups is None else len(np.unique(ds.groups))
     typer.echo(f"wrote {output}: X {ds.X.shape}, {len(ds.classes)} labels, {n_groups} groups, "
                f"{len(ds.skipped)} skipped, hash {ds.content_hash[:12]}")
+
+
+def _echo_skipped(skipped: Any, total: int) -> None:
+    for s in list(skipped)[:20]:
+        typer.echo(f"skipped {s.name}: {s.reason}", err=True)
+    if total > 20:
+        typer.echo(f"... and {total - 20} more skipped", err=True)
+
+
+def _extract_chunked(src: list[Path], output: Path | None, out_dir: Path, *, config: Any,
+                     label_regex: str | None, labels_csv: Path | None, no_labels: bool,
+                     cache: Path | None, jobs: int, chunk_files: int, resume: bool,
+                     scheduler: str | None) -> None:
+    """``extract --out-dir``: chunks written as they finish, resumable, then one .npz."""
+    from sndiag.config import Limits
+    from sndiag.distributed import extract_chunked
+
+    source: Any = src[0] if len(src) == 1 else [str(p) for p in src]
+    bar, update = _progress("extracting")
+    try:
+        with bar:
+            res = extract_chunked(source, out_dir, config=config, label_regex=label_regex,
+                                  labels_csv=labels_csv, labels="none" if no_labels else "folder",
+                                  cache=cache, limits=Limits.from_env(), n_jobs=jobs,
+                                  chunk_files=chunk_files, scheduler=scheduler, resume=resume,
+                                  output=output, progress=update)
+    except KeyboardInterrupt:
+        typer.echo(f"finished chunks are kept in {out_dir}; run the same command again to "
+                   "resume", err=True)
+        raise
+    _echo_skipped(res.skipped, res.n_skipped)
+    typer.echo(f"wrote {res.dataset_path}: X ({res.n_clips}, {config.n_mels}, {config.n_frames}), "
+               f"{res.n_classes} labels, {res.n_groups} groups, {res.n_skipped} skipped, "
+               f"hash {res.content_hash[:12]}; {res.n_chunks} chunks in {out_dir} "
+               f"({res.n_reused} reused, {res.n_computed} computed)")
 
 
 @app.command()
@@ -118,29 +181,42 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     csv: Annotated[Path | None, typer.Option(help="Write per-pixel statistics as CSV.")] = None,
     chunk_size: Annotated[int, typer.Option(help="Clips per streaming chunk.")] = 512,
+    sample_size: Annotated[int, typer.Option(
+        help="Clips sampled for the quantiles (median, IQR, MAD); exact when >= the number of "
+             "clips; 0 skips them.")] = 2000,
+    scheduler: SchedulerOpt = None,
 ) -> None:
-    """Per-pixel and per-row scaling statistics (mean, std, SNR, quantiles, Fisher)."""
-    from sndiag.ingest import load_arrays
-    from sndiag.stats import compute_stats
+    """Per-pixel and per-row scaling statistics (mean, std, SNR, quantiles, Fisher).
 
-    ds = load_arrays(input)
-    st = compute_stats(ds.X, ds.y, chunk_size=chunk_size)
+    The file is streamed chunk by chunk (memory: one chunk plus the quantile sample), never
+    loaded whole; an uncompressed .npz (what sndiag writes) is read in place like a .npy.
+    """
+    from sndiag.distributed import stats_file
+
+    bar, update = _progress("statistics")
+    with bar:
+        res = stats_file(input, scheduler=scheduler, chunk_size=chunk_size,
+                         sample_size=sample_size, progress=update)
+    st = res.stats
     if output:
         st.to_npz(output)
     if csv:
         csv.write_text(st.to_csv())
     if as_json:
-        _echo_json({"dataset": ds.summary(), **st.to_json_summary()})
+        _echo_json({"dataset": res.summary(), **st.to_json_summary()})
         return
     s = st.to_json_summary()
     row_snr = np.asarray(s["row_snr"])
-    typer.echo(f"{ds.name}: n={ds.n_clips}, shape={ds.shape}, values {s['global_min']:.4g}.."
+    typer.echo(f"{res.file.name}: n={st.n}, shape={st.shape}, values {s['global_min']:.4g}.."
                f"{s['global_max']:.4g}")
     typer.echo(f"pixel mean {st.mean.min():.4g}..{st.mean.max():.4g}, "
                f"pixel std {st.std.min():.4g}..{st.std.max():.4g}, "
                f"zero-std pixels {int(st.zero_std.sum())}")
     worst = np.argsort(row_snr)[:5]
     typer.echo("lowest-SNR rows: " + ", ".join(f"{i} ({row_snr[i]:.2f})" for i in worst))
+    if st.has_quantiles and not st.quantiles_exact:
+        typer.echo(f"quantiles from a sample of {st.n_quantile_clips} of {st.n} clips "
+                   "(--sample-size for more)")
 
 
 @app.command()

@@ -1,0 +1,52 @@
+"""Scale-out: sndiag's statistics and extraction, in-process or on a Dask cluster.
+
+Modules
+-------
+:mod:`~sndiag.distributed.client`
+    The ``scheduler`` argument: ``None``/``"none"``, ``"local[:N]"``, ``"tcp://host:8786"``.
+:mod:`~sndiag.distributed.stats`
+    :func:`stats_file`: statistics of a ``.npy``/``.npz`` larger than memory, in row ranges
+    merged with the mergeable moments of :mod:`sndiag.stats`.
+:mod:`~sndiag.distributed.extract`
+    :func:`extract_chunked`: audio to spectrograms in chunks of files, written incrementally to a
+    folder with a manifest, resumable, assembled into a dataset ``.npz``.
+
+Dask (``pip install 'sndiag[dask]'``) is imported only when a scheduler is used, and the names
+below load their module on first use (a Dask worker that runs statistics never imports librosa).
+
+Examples
+--------
+>>> from sndiag.distributed import parse_scheduler
+>>> parse_scheduler("local:2")
+SchedulerSpec(kind='local', n_workers=2, address='', client=None)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "ChunkedExtraction": "sndiag.distributed.extract",
+    "SchedulerSpec": "sndiag.distributed.client",
+    "StreamedStats": "sndiag.distributed.stats",
+    "dask_client": "sndiag.distributed.client",
+    "extract_chunked": "sndiag.distributed.extract",
+    "parse_scheduler": "sndiag.distributed.client",
+    "sample_indices": "sndiag.distributed.stats",
+    "stats_file": "sndiag.distributed.stats",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sndiag.distributed' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
