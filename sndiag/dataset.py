@@ -53,6 +53,22 @@ def _as_str_array(values: Sequence[Any] | np.ndarray | None, n: int, what: str) 
     return arr
 
 
+_ESCAPES = str.maketrans({"\x1b": "\x1bE", "\x1f": "\x1bU", "\x1e": "\x1bR", "\x00": "\x1bN"})
+
+
+def _escape(text: str) -> str:
+    r"""A label/name with the hash's separators escaped, so the encoding is injective.
+
+    Text without control characters is unchanged (so are the hashes of ordinary datasets).
+
+    Examples
+    --------
+    >>> _escape("yes"), _escape("a\x1fb")
+    ('yes', 'a\x1bUb')
+    """
+    return text.translate(_ESCAPES)
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """Spectrogram images with their labels, groups, names and provenance.
@@ -151,7 +167,7 @@ class Dataset:
             h.update(repr(self.X.shape).encode())
             h.update(self.X.tobytes())
             for part in (self.y, self.groups, self.names):
-                h.update(b"\x00" if part is None else "\x1f".join(part.tolist()).encode())
+                h.update(b"\x00" if part is None else "\x1f".join(map(_escape, part.tolist())).encode())
                 h.update(b"\x1e")
             cached = h.hexdigest()
             object.__setattr__(self, "_hash", cached)

@@ -66,3 +66,14 @@ def test_dataset_subset_keeps_alignment():
 def test_guess_scale():
     assert guess_scale(np.array([-80.0, 0.0])) == "db"
     assert guess_scale(np.array([0.0, 1954.0])) == "linear"
+
+
+def test_content_hash_cannot_be_forged_with_separators_in_labels():
+    """Labels holding the hash's separators must not collide with other labels (a crafted upload
+    would otherwise open another user's entry); ordinary labels keep their hash."""
+    X = np.ones((2, 3, 4), dtype=np.float32)
+    a = Dataset(X, y=["a\x1fb", "c"])
+    b = Dataset(X, y=["a", "b\x1fc"])
+    assert a.content_hash != b.content_hash
+    assert Dataset(X, y=["\x00", "x"]).content_hash != Dataset(X, y=None, groups=["\x00", "x"]).content_hash
+    assert Dataset(X, names=["a\x1eb", "c"]).content_hash != Dataset(X, names=["a", "b"]).content_hash
