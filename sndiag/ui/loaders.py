@@ -123,7 +123,9 @@ def load_array_upload(name: str, data: bytes, *, nan_policy: str = "raise",
     if not name.lower().endswith((".npy", ".npz")):
         raise ParameterError(f"{name} is not a .npy or .npz file; upload arrays saved with "
                              "numpy.save / numpy.savez")
-    ds = load_arrays(data, nan_policy=nan_policy, expected_shape=None, limits=limits)  # type: ignore[arg-type]
+    buf = io.BytesIO(data)
+    buf.name = clean_name(name)  # messages name the user's file, not "upload"
+    ds = load_arrays(buf, nan_policy=nan_policy, expected_shape=None, limits=limits)  # type: ignore[arg-type]
     return _named(ds, name, kind="arrays")
 
 

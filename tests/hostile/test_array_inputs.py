@@ -199,7 +199,7 @@ def test_upload_handler(case: ArrayCase, sandbox: Sandbox,
     with sandbox.inside(monkeypatch):
         result, _, rss = measure_memory(lambda: loaders.load_array_upload(case.name, case.data))
     accepts = case.error is None or case.ui_accepts
-    _expect(case, result, where="upload", accepts=accepts)
+    _expect(case, result, where=case.name, accepts=accepts)  # the user's file name
     if accepts:
         assert result.name == case.name or case.id == "tampered_meta"
     assert rss < 64
