@@ -36,16 +36,11 @@ import io
 import json
 import os
 import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +48,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from benchmarks._common import REPO, machine, table
+from benchmarks._common import machine, table
+from sndiag.ui.server import start_app
 
 CHROMIUM = os.environ.get("SNDIAG_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -108,69 +104,6 @@ def make_spec(index: int, *, twin: int | None = None) -> Spec:
     snr = np.abs(np.asarray(st.row_snr, dtype=float))
     text = f"runs from {snr.min():.2g} to {snr.max():.2g} (median {np.median(snr):.2g})"
     return Spec(index, name, n, classes, data, ds.content_hash, text)
-
-
-# -- the server ---------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def healthy(base_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as r:
-            return r.status == 200
-    except (OSError, urllib.error.URLError):
-        return False
-
-
-class Server:
-    """``streamlit run app.py`` on a free loopback port, in its own process group."""
-
-    def __init__(self, store: Path, log_path: Path) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("SNDIAG_DATA_ROOT", "SNDIAG_PASSWORD")}
-        env.update({"SNDIAG_STORE": str(store), "PYTHONUNBUFFERED": "1"})
-        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
-               str(self.port), "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
-        with open(log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
-
-    def wait_ready(self) -> float:
-        t0 = time.monotonic()
-        while not healthy(self.base_url):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the dashboard exited ({self.proc.returncode}):\n{self.log()}")
-            if time.monotonic() - t0 > STARTUP_TIMEOUT:
-                raise RuntimeError(f"no answer from {self.base_url} in {STARTUP_TIMEOUT:.0f} s")
-            time.sleep(0.3)
-        return time.monotonic() - t0
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        """SIGTERM to the server's own process group (only what this script started)."""
-        if self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
 
 
 # -- memory of the server's process tree --------------------------------------------------------
@@ -493,13 +426,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sndiag-load-") as tmp:
         store = Path(tmp) / "store"
         store.mkdir()
-        server = Server(store, Path(tmp) / "streamlit.log")
+        server = start_app(store, Path(tmp) / "streamlit.log")
         sampler = RssSampler(server.proc.pid)
         sampler.start()
         timed_out = False
         results: list[SessionResult] = []
         try:
-            startup = server.wait_ready()
+            startup = server.wait_ready(STARTUP_TIMEOUT)
             idle_rss = tree_rss_mb(server.proc.pid)
             t_sessions = time.monotonic()
             remaining = args.cap - (time.monotonic() - t_start)

@@ -23,17 +23,14 @@ import argparse
 import contextlib
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from sndiag.ui.server import running_app
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -65,56 +62,15 @@ def log(msg: str) -> None:
 
 
 # -- the server -------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-            return r.status == 200
-    except (OSError, urllib.error.URLError):
-        return False
-
-
 @contextlib.contextmanager
 def dashboard(data_root: Path, *, timeout: float = 90.0) -> Iterator[str]:
     """Start ``streamlit run app.py`` with a temporary store; yield its URL; stop it."""
     with tempfile.TemporaryDirectory(prefix="sndiag-shots-") as tmp:
-        env = {k: v for k, v in os.environ.items() if k != "SNDIAG_PASSWORD"}
-        env.update(SNDIAG_STORE=str(Path(tmp) / "store"), SNDIAG_DATA_ROOT=str(data_root),
-                   PYTHONUNBUFFERED="1")
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        log_path = Path(tmp) / "streamlit.log"
-        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-               "--server.headless", "true", "--server.address", "127.0.0.1",
-               "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
-        with open(log_path, "wb") as out:
-            proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        log(f"started the dashboard (pid {proc.pid}) on {url}")
-        try:
-            deadline = time.monotonic() + timeout
-            while not _healthy(url):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    tail = log_path.read_text(errors="replace")[-3000:]
-                    raise SystemExit(f"the dashboard did not start:\n{tail}")
-                time.sleep(0.5)
-            yield url
-        finally:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=10)
-            log("stopped the dashboard")
+        with running_app(Path(tmp) / "store", Path(tmp) / "streamlit.log",
+                         env={"SNDIAG_DATA_ROOT": str(data_root)}, timeout=timeout) as server:
+            log(f"started the dashboard (pid {server.proc.pid}) on {server.base_url}")
+            yield server.base_url
+        log("stopped the dashboard")
 
 
 # -- driving the page -------------------------------------------------------------------------

@@ -14,18 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from sndiag.ui.server import healthy, running_app
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "browser"
@@ -60,88 +55,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 # -- the server -------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _healthy(base_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as r:
-            return r.status == 200
-    except (OSError, urllib.error.URLError):
-        return False
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Terminate the server's process group (it may have started worker processes)."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
-def _tail(path: Path, n: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
-    except OSError:
-        return "(no log)"
-
-
-@contextlib.contextmanager
-def run_server(store: Path, log_path: Path, *, env_extra: dict[str, str] | None = None
-               ) -> Iterator[str]:
-    """``streamlit run app.py`` on a free local port; yields the base URL, stops it after."""
-    port = _free_port()
-    env = dict(os.environ)
-    for key in ("SNDIAG_DATA_ROOT", "SNDIAG_PASSWORD"):
-        env.pop(key, None)
-    env.update({"SNDIAG_STORE": str(store), "PYTHONUNBUFFERED": "1"})
-    env.update(env_extra or {})
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.headless", "true", "--server.address", "127.0.0.1",
-           "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
-    base_url = f"http://127.0.0.1:{port}"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not _healthy(base_url):
-            if proc.poll() is not None:
-                raise RuntimeError(f"the dashboard exited with code {proc.returncode}:\n"
-                                   f"{_tail(log_path)}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the dashboard did not answer {base_url}/_stcore/health "
-                                   f"within {STARTUP_TIMEOUT:.0f} s:\n{_tail(log_path)}")
-            time.sleep(0.5)
-        yield base_url
-    finally:
-        _stop(proc)
-
-
 @pytest.fixture(scope="session")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of the dashboard under test: ``$SNDIAG_BASE_URL`` or a server started here."""
     given = os.environ.get("SNDIAG_BASE_URL", "").strip()
     if given:
         given = given.rstrip("/")
-        if not _healthy(given):
+        if not healthy(given):
             pytest.fail(f"SNDIAG_BASE_URL={given} does not answer /_stcore/health")
         yield given
         return
     tmp = tmp_path_factory.mktemp("e2e")
     store = tmp / "store"
     store.mkdir()
-    with run_server(store, tmp / "streamlit.log") as url:
-        yield url
+    with running_app(store, tmp / "streamlit.log", timeout=STARTUP_TIMEOUT) as server:
+        yield server.base_url
 
 
 # -- the browser ------------------------------------------------------------------------------

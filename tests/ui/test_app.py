@@ -348,7 +348,7 @@ def test_package_outside_ui_never_imports_streamlit() -> None:
     assert not offenders
 
 
-@pytest.mark.parametrize("module", ["state", "loaders", "widgets"])
+@pytest.mark.parametrize("module", ["state", "loaders", "widgets", "server"])
 def test_ui_doctests(module: str) -> None:
     """The package's doctest run skips sndiag/ui (streamlit is optional); run them here."""
     import doctest
