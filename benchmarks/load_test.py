@@ -49,7 +49,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from benchmarks._common import machine, table
-from sndiag.ui.server import start_app
+from sndiag.ui.server import IDLE_JS, start_app
 
 CHROMIUM = os.environ.get("SNDIAG_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -59,12 +59,6 @@ STARTUP_TIMEOUT = 90.0
 FIRST_LOAD_MS = 120_000  # the first session builds the demo
 STEP_MS = 90_000
 MASK_SLIDER = "Mask rows with |SNR| below"
-IDLE_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return !!app && app.getAttribute('data-test-connection-state') === 'CONNECTED'
-    && app.getAttribute('data-test-script-state') === 'notRunning'
-    && !document.querySelector('[data-testid="stStatusWidget"]');
-}"""
 
 
 # -- the datasets -------------------------------------------------------------------------------

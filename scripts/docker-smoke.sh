@@ -466,16 +466,12 @@ import sys
 
 from playwright.sync_api import expect, sync_playwright
 
+from sndiag.ui.server import IDLE_JS
+
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 SLOW = 120_000
 PAGES = ["Data", "Statistics", "Mask", "Scalers", "Experiment", "Export"]
-IDLE_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return !!app && app.getAttribute('data-test-connection-state') === 'CONNECTED'
-    && app.getAttribute('data-test-script-state') === 'notRunning'
-    && !document.querySelector('[data-testid="stStatusWidget"]');
-}"""
 
 
 def idle(page):

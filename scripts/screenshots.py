@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sndiag.ui.server import running_app
+from sndiag.ui.server import IDLE_JS, running_app
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -41,12 +41,6 @@ WIDTH = 1400
 SLOW = 600_000  # ms: extracting 3000 clips on a busy machine
 STEP = 90_000
 
-IDLE_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return !!app && app.getAttribute('data-test-connection-state') === 'CONNECTED'
-    && app.getAttribute('data-test-script-state') === 'notRunning'
-    && !document.querySelector('[data-testid="stStatusWidget"]');
-}"""
 SCROLL_HEIGHT_JS = """() => {
   const main = document.querySelector('[data-testid="stMain"]');
   return main ? main.scrollHeight : document.documentElement.scrollHeight;

@@ -68,6 +68,7 @@ __all__ = [
     "from_zip",
     "load",
     "load_arrays",
+    "scan_folder",
 ]
 
 #: File name endings read as audio (case-insensitive).
@@ -664,6 +665,30 @@ def _walk(root: str) -> tuple[list[tuple[str, str]], list[Skipped]]:
     return files, skipped
 
 
+def scan_folder(folder: str) -> tuple[list[_Item], list[Skipped]]:
+    """The audio files under ``folder`` (recursive, sorted by relative name) and the rest, skipped.
+
+    Hidden files and folders and ``__MACOSX`` are ignored, symbolic links followed only inside
+    ``folder``; other files (``.txt``, nested ``.zip``) come back as skipped with the reason.
+    :func:`from_folder` and the chunked extraction of :mod:`sndiag.distributed` list folders
+    with it.
+
+    Raises
+    ------
+    DataError
+        When the folder holds no audio file.
+    """
+    found, skipped = _walk(folder)
+    items = [_Item(name, path) for name, path in found if _is_audio(name)]
+    skipped += [Skipped(name, "nested archives are not read" if _is_archive(name)
+                        else _not_audio_reason(name))
+                for name, _ in found if not _is_audio(name)]
+    if not items:
+        raise DataError(f"no audio files found in {folder} (accepted: "
+                        f"{' '.join(AUDIO_EXTENSIONS)}); {len(skipped)} other files")
+    return items, skipped
+
+
 def from_folder(root: str | os.PathLike[str], **kw: Any) -> Dataset:
     """Spectrograms of every audio file under ``root`` (recursive), labelled by class folder.
 
@@ -699,14 +724,7 @@ def from_folder(root: str | os.PathLike[str], **kw: Any) -> Dataset:
     folder = os.fspath(root)
     if not os.path.isdir(folder):
         raise ParameterError(f"{folder} is not a folder; give a folder of audio files")
-    found, skipped = _walk(folder)
-    items = [_Item(name, path) for name, path in found if _is_audio(name)]
-    skipped += [Skipped(name, "nested archives are not read" if _is_archive(name)
-                        else _not_audio_reason(name))
-                for name, _ in found if not _is_audio(name)]
-    if not items:
-        raise DataError(f"no audio files found in {folder} (accepted: "
-                        f"{' '.join(AUDIO_EXTENSIONS)}); {len(skipped)} other files")
+    items, skipped = scan_folder(folder)
     kw.setdefault("source", folder)
     return _build_kw(items, skipped=skipped, **kw)
 

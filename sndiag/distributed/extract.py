@@ -116,7 +116,7 @@ class _Plan:
 def _discover(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
               root: str | os.PathLike[str] | None) -> tuple[str, str, list[Any], list[Skipped]]:
     """(source, root, items, skipped) as :func:`from_folder` / :func:`from_files` find them."""
-    from sndiag.ingest import _is_archive, _is_audio, _Item, _not_audio_reason, _walk
+    from sndiag.ingest import _Item, scan_folder
 
     if isinstance(src, str | os.PathLike):
         path = Path(src)
@@ -124,13 +124,7 @@ def _discover(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
             if root is not None:
                 raise ParameterError("root= applies to a list of files, not to a folder")
             folder = os.path.abspath(path)
-            found, skipped = _walk(folder)
-            items = [_Item(name, p) for name, p in found if _is_audio(name)]
-            skipped += [Skipped(name, "nested archives are not read" if _is_archive(name)
-                                else _not_audio_reason(name))
-                        for name, _ in found if not _is_audio(name)]
-            if not items:
-                raise DataError(f"no audio files found in {folder}; {len(skipped)} other files")
+            items, skipped = scan_folder(folder)
             return os.fspath(src), folder, items, skipped
         if path.suffix.lower() == ".zip":
             raise ParameterError(f"{path.name}: chunked extraction reads folders and files, not "

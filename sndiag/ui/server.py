@@ -27,12 +27,20 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["AppServer", "free_port", "healthy", "running_app", "start_app"]
+__all__ = ["IDLE_JS", "AppServer", "free_port", "healthy", "running_app", "start_app"]
 
 #: The repository holding ``app.py`` (the package sits next to it).
 REPO = Path(__file__).resolve().parents[2]
 #: Variables of the caller's environment that would change what the child serves.
 _CLEARED = ("SNDIAG_DATA_ROOT", "SNDIAG_PASSWORD")
+#: A browser-side predicate (Playwright ``page.wait_for_function``): the page is connected to
+#: the server, no script run is in progress and no "Running..." indicator is shown.
+IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return !!app && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+    && app.getAttribute('data-test-script-state') === 'notRunning'
+    && !document.querySelector('[data-testid="stStatusWidget"]');
+}"""
 
 
 def free_port() -> int:

@@ -19,6 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 
+from sndiag.ui.server import IDLE_JS
+
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
 expect = sync_api.expect
 
@@ -31,12 +33,6 @@ DEFAULT_SCALERS = ["standard", "std_floor", "band", "robust"]
 
 
 # -- helpers ------------------------------------------------------------------------------------
-IDLE_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return !!app && app.getAttribute('data-test-connection-state') === 'CONNECTED'
-    && app.getAttribute('data-test-script-state') === 'notRunning'
-    && !document.querySelector('[data-testid="stStatusWidget"]');
-}"""
 
 
 def wait_idle(page: Any, timeout: float = SLOW, settle: float = 300) -> None:
