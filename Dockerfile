@@ -6,12 +6,14 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY requirements.txt pyproject.toml README.md ./
-COPY sndiag ./sndiag
+# Dependencies first, in their own layer: a code change does not reinstall them.
 # requirements.txt ends with "-e ." for development; the image installs the package itself.
+COPY requirements.txt ./
 RUN grep -v '^-e ' requirements.txt > /tmp/req.txt \
-    && pip install -r /tmp/req.txt \
-    && pip install --no-deps .
+    && pip install -r /tmp/req.txt
+COPY pyproject.toml README.md ./
+COPY sndiag ./sndiag
+RUN pip install --no-deps .
 
 FROM python:3.11-slim
 # libsndfile reads wav/flac/ogg/aiff/mp3 (soundfile also ships its own); ffmpeg decodes anything else.
