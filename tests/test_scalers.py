@@ -572,3 +572,58 @@ def test_scaler_from_params_rejects_bad_input() -> None:
         scaler_from_params([1, 2])  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="not an sndiag scaler"):
         scaler_params(LogisticRegression())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kw", [{}, {"with_centering": False}, {"with_scaling": False},
+                                {"quantile_range": (10.0, 90.0), "unit_variance": True},
+                                {"quantile_range": (0.0, 100.0)}])
+def test_robust_fit_equals_scikit_learn_bit_for_bit(dtype, kw):
+    """The vectorized quantiles give scikit-learn's RobustScaler state exactly (incl. the
+    constant columns whose range is set to 1), for both float dtypes."""
+    from sklearn.preprocessing import RobustScaler
+
+    from sndiag.scalers._affine import _fit_robust
+
+    rng = np.random.default_rng(1)
+    X2 = rng.gamma(0.4, 3.0, size=(101, 40)).astype(dtype)
+    X2[:, 3] = 2.5                       # constant column: range 0 -> 1
+    X2[:60, 7] = 0.0                     # IQR 0 but not constant
+    X2[:, 9] = 1.0 + np.arange(101) * 1e-9  # a range below float32's 10 * eps
+    ref = RobustScaler(**kw).fit(X2)
+    ours, raw = _fit_robust(RobustScaler(**kw), X2)
+    assert (raw is None) == (not ours.with_scaling)
+    assert ours.n_features_in_ == ref.n_features_in_ == 40
+    for attr in ("center_", "scale_"):
+        a, b = getattr(ours, attr), getattr(ref, attr)
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ours.transform(X2), ref.transform(X2))
+
+
+def test_robust_fit_leaves_nan_input_to_scikit_learn():
+    from sklearn.preprocessing import RobustScaler
+
+    from sndiag.scalers._affine import _fit_robust
+
+    X2 = np.array([[1.0, np.nan], [2.0, 3.0], [4.0, 5.0]])
+    np.testing.assert_array_equal(_fit_robust(RobustScaler(), X2)[0].center_,
+                                  RobustScaler().fit(X2).center_)
+
+
+@pytest.mark.parametrize("name", ["none", "clip", "log1p", "db", "pcen"])
+def test_stateless_transform_in_chunks_equals_one_pass(name, monkeypatch):
+    """Stateless transforms run a chunk of clips at a time; every one of them is per clip, so
+    chunks of 7 give what one pass over all 30 clips gives."""
+    import sndiag.scalers._base as base
+
+    X = np.random.default_rng(2).gamma(1.0, 2.0, size=(30, 6, 9)).astype(np.float32)
+    s = make_scaler(name).fit(X)
+    monkeypatch.setattr(base, "APPLY_CHUNK_CLIPS", 10**9)
+    whole = s.transform(X)
+    monkeypatch.setattr(base, "APPLY_CHUNK_CLIPS", 7)
+    chunked = s.transform(X)
+    assert chunked.dtype == whole.dtype == np.float32
+    np.testing.assert_array_equal(chunked, whole)

@@ -38,6 +38,12 @@ __all__ = [
 ]
 
 
+#: Clips handed to the wrapped scikit-learn scaler per ``partial_fit`` call. Its float64
+#: temporaries then stay a few MB (cache-sized, reused) instead of several copies of the data;
+#: on FSDD (3000 x 60 x 130) a fit takes ~55 ms in chunks instead of ~90-470 ms in one call.
+FIT_CHUNK_CLIPS = 128
+
+
 def _check_bool(name: str, value: Any) -> None:
     if not isinstance(value, bool | np.bool_):
         raise ParameterError(f"{name}={value!r} must be True or False")
@@ -96,7 +102,8 @@ class _IncrementalAffine(_AffineScaler):
             self.image_shape_ = img
             self.n_samples_seen_ = 0
             self.data_abs_max_ = 0.0
-        self.scaler_.partial_fit(self._view(X2, img))
+        for i in range(0, X2.shape[0], FIT_CHUNK_CLIPS):  # bounded temporaries; same statistics
+            self.scaler_.partial_fit(self._view(X2[i:i + FIT_CHUNK_CLIPS], img))
         self.n_samples_seen_ += int(X2.shape[0])
         # (getattr: an export written before this attribute existed can still be updated)
         self.data_abs_max_ = max(float(getattr(self, "data_abs_max_", 0.0)), _abs_max(X2))
@@ -522,6 +529,47 @@ class PixelMaxAbsScaler(_IncrementalAffine):
         self.offset_ = np.zeros(img)
 
 
+def _fit_robust(inner: RobustScaler, X2: np.ndarray) -> tuple[RobustScaler, np.ndarray | None]:
+    """``inner.fit(X2)`` for finite dense ``X2``, with all quantiles from one numpy call.
+
+    Returns the fitted ``inner`` and the raw quantile ranges (before scikit-learn replaces the
+    ones below ``10 * eps`` by 1), or None for them when scikit-learn did the fit.
+
+    scikit-learn's ``RobustScaler.fit`` calls ``np.nanpercentile`` once per column (7800 calls
+    for a 60 x 130 image: ~0.5 s on FSDD, most of it per-call overhead). On finite data that is
+    the same linear interpolation as one vectorized ``np.percentile`` over axis 0 (~0.14 s for
+    the median and both quantiles), so this computes ``center_`` and ``scale_`` that way and
+    sets them exactly as scikit-learn does (centre in the data's dtype, ranges in float64 with
+    those below ``10 * eps`` set to 1, the ``unit_variance`` adjustment);
+    ``tests/test_scalers.py`` checks the result equals ``RobustScaler.fit`` bit for bit.
+    Anything else (NaN, sparse, other dtypes) is left to scikit-learn.
+    """
+    if (not isinstance(X2, np.ndarray) or X2.dtype not in (np.float32, np.float64)
+            or X2.ndim != 2 or X2.shape[0] == 0 or not np.isfinite(X2).all()):
+        return inner.fit(X2), None
+    if not (inner.with_centering or inner.with_scaling):
+        return inner.fit(X2), None
+    inner.n_features_in_ = int(X2.shape[1])
+    # scikit-learn: np.nanmedian over axis 0 (keeps the dtype), np.nanpercentile per column
+    # (float64). One call gives all three; the float64 midpoint of two float32 values is exact,
+    # so casting it back gives np.median's float32 result.
+    lo, hi = (float(v) for v in inner.quantile_range)
+    wanted = ([50.0] if inner.with_centering else []) + ([lo, hi] if inner.with_scaling else [])
+    q = np.median(X2, axis=0)[None] if wanted == [50.0] else np.percentile(X2, wanted, axis=0)
+    inner.center_ = q[0].astype(X2.dtype) if inner.with_centering else None
+    inner.scale_ = raw = None
+    if inner.with_scaling:
+        raw = q[-1] - q[-2]
+        scale = raw.copy()
+        scale[scale < 10 * np.finfo(scale.dtype).eps] = 1.0
+        if inner.unit_variance:
+            from scipy import stats
+
+            scale = scale / (stats.norm.ppf(hi / 100.0) - stats.norm.ppf(lo / 100.0))
+        inner.scale_ = scale
+    return inner, raw
+
+
 class _RobustBase(_AffineScaler):
     """Fit-only wrapper of :class:`sklearn.preprocessing.RobustScaler` (no ``partial_fit``)."""
 
@@ -546,7 +594,7 @@ class _RobustBase(_AffineScaler):
         self.image_shape_ = img
         self.n_samples_seen_ = int(X2.shape[0])
         self.data_abs_max_ = _abs_max(X2)
-        self.scaler_ = self._make_inner().fit(X2)
+        self.scaler_, raw_range = _fit_robust(self._make_inner(), X2)
         inner = self.scaler_
         self.center_ = (None if inner.center_ is None
                         else np.asarray(inner.center_, np.float64).reshape(img))
@@ -555,10 +603,11 @@ class _RobustBase(_AffineScaler):
             self.scale_ = np.ones(img)
             self.zero_scale_ = np.zeros(img, dtype=bool)
         else:
-            self._robust_scale(X2, np.asarray(inner.scale_, np.float64), img)
+            self._robust_scale(X2, np.asarray(inner.scale_, np.float64), img, raw_range)
         return self
 
-    def _robust_scale(self, X2: np.ndarray, fitted: np.ndarray, img: tuple[int, int]) -> None:
+    def _robust_scale(self, X2: np.ndarray, fitted: np.ndarray, img: tuple[int, int],
+                      raw: np.ndarray | None = None) -> None:
         """``scale_`` and ``zero_scale_`` from scikit-learn's (adjusted) quantile ranges.
 
         scikit-learn replaced ranges below ``10 * eps`` by 1 (then divided all by the normal
@@ -573,7 +622,9 @@ class _RobustBase(_AffineScaler):
         rng = fitted * adjust
         maybe = np.flatnonzero(np.isclose(rng, 1.0, rtol=1e-9, atol=0.0))
         sklearn_zero = np.zeros(rng.shape, dtype=bool)
-        if maybe.size:
+        if maybe.size and raw is not None:
+            sklearn_zero[maybe] = raw[maybe] < 10 * np.finfo(np.float64).eps
+        elif maybe.size:
             q = np.percentile(X2[:, maybe], [lo, hi], axis=0)
             sklearn_zero[maybe] = (q[1] - q[0]) < 10 * np.finfo(np.float64).eps
         rng, zero = _zero_scale(rng, magnitude=self.data_abs_max_, constant=sklearn_zero)

@@ -250,12 +250,20 @@ class _ImageScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                               "so it is measured as std(transform(X)) / std(X) per pixel")
 
 
+#: Clips transformed at a time by a stateless scaler: its float64 working copies then stay a few
+#: MB instead of two copies of the data in float64 (every stateless transform is per clip).
+APPLY_CHUNK_CLIPS = 256
+
+
 def _apply_2d(fn: Callable[[np.ndarray], np.ndarray], X2: np.ndarray, img: tuple[int, int],
               out_shape: tuple[int, ...]) -> np.ndarray:
-    """Run ``fn`` on the ``(n, n_mels, n_frames)`` float64 images; give the result back in layout."""
-    X3 = np.asarray(X2, dtype=np.float64).reshape(X2.shape[0], *img)
-    Z = fn(X3)
-    return np.asarray(Z).astype(X2.dtype, copy=False).reshape(out_shape)
+    """Run ``fn`` on the ``(k, n_mels, n_frames)`` float64 images of each chunk of clips; give the
+    result back in ``X2``'s dtype and the layout ``out_shape``."""
+    out = np.empty(X2.shape, dtype=X2.dtype)
+    for i in range(0, X2.shape[0], APPLY_CHUNK_CLIPS):
+        X3 = np.asarray(X2[i:i + APPLY_CHUNK_CLIPS], dtype=np.float64).reshape(-1, *img)
+        out[i:i + APPLY_CHUNK_CLIPS] = np.asarray(fn(X3)).reshape(X3.shape[0], -1)
+    return out.reshape(out_shape)
 
 
 def _affine_reset(est: BaseEstimator) -> None:
