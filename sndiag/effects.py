@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from sndiag.errors import DataError, ParameterError, ShapeError
-from sndiag.figures import subsample_values
+from sndiag.figures import sample_positions, subsample_values
 from sndiag.masks import Mask, format_ranges
 from sndiag.stats import PixelStats, compute_stats
 
@@ -39,6 +39,8 @@ N_WORST_ROWS = 5
 #: Pixels whose gain exceeds this many times the larger group median are called out separately
 #: (a median hides the few near-constant pixels a robust or min-max scaler blows up).
 HOT_FACTOR = 100.0
+#: Clips transformed at a time when a scaler's effect is measured (bounds the extra memory).
+CHUNK_CLIPS = 256
 
 
 @dataclass(frozen=True, eq=False)
@@ -352,6 +354,18 @@ def _info(name: str) -> tuple[str, str]:
     return str(info.title), str(info.description)
 
 
+@dataclass(frozen=True)
+class _After:
+    """What the fitted scaler makes of the training data (the part of an effect that needs it)."""
+
+    example: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    finite: bool
+    changed: bool
+    hist: np.ndarray
+
+
 def _moments_after(Xt: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     """Per-pixel mean/std of the transformed data and whether it is finite."""
     if np.isfinite(Xt).all():
@@ -363,6 +377,99 @@ def _moments_after(Xt: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     with np.errstate(all="ignore"):
         bad = np.where(np.isfinite(Xt), Xt, np.nan).astype(np.float64)
         return np.nanmean(bad, axis=0), np.nanstd(bad, axis=0), False
+
+
+def _after_affine(scaler: Any, X: np.ndarray, stats: PixelStats, mask: Mask | None,
+                  example: int, rng_seed: int) -> _After | None:
+    """An affine scaler's effect from the statistics of ``X``, without transforming all of it.
+
+    ``(x - offset) / scale`` moves each pixel's mean to ``(mean - offset) / scale`` and divides
+    its std by ``scale``; its extreme values bound the output, so finiteness is known too. Only
+    the example clip and the histogram sample (:func:`~sndiag.figures.sample_positions`, the
+    positions :func:`~sndiag.figures.subsample_values` would read) are transformed. None when
+    the scaler is not affine, ``stats`` do not describe all of ``X``, or the output may overflow
+    (the caller then transforms everything).
+    """
+    if not (hasattr(scaler, "offset_") and hasattr(scaler, "scale_")):
+        return None
+    n, img = X.shape[0], X.shape[1:]
+    if int(stats.n) != n or not np.all(np.asarray(stats.count) == n):
+        return None
+    off = np.broadcast_to(np.asarray(scaler.offset_, dtype=np.float64), img)
+    sc = np.broadcast_to(np.asarray(scaler.scale_, dtype=np.float64), img)
+    mean, std, lo, hi = (np.asarray(a, dtype=np.float64)
+                         for a in (stats.mean, stats.std, stats.min, stats.max))
+    if mask is not None:  # the masked pixels of X are all 0
+        mean, std, lo, hi = (np.where(mask.combined, 0.0, a) for a in (mean, std, lo, hi))
+    with np.errstate(all="ignore"):
+        bound = np.maximum(np.abs(lo - off), np.abs(hi - off)) / sc
+    # the full path's float64 squares overflow near 1e154; stay far from both limits
+    limit = min(0.5 * float(np.finfo(X.dtype).max), 1e150)
+    if not (np.all(sc > 0) and np.all(np.isfinite(bound)) and float(bound.max()) < limit):
+        return None
+    flat = X.reshape(-1)
+    pos = sample_positions(flat.size, rng_seed=rng_seed)
+    pix = np.arange(flat.size) % off.size if pos is None else pos % off.size
+    vals = flat if pos is None else flat[pos]
+    # the formula of _AffineScaler.transform, on the sampled values only
+    hist = ((vals.astype(np.float64) - off.reshape(-1)[pix]) / sc.reshape(-1)[pix]).astype(X.dtype)
+    return _After(
+        example=np.asarray(scaler.transform(X[example:example + 1]))[0],
+        mean=(mean - off) / sc, std=std / sc, finite=True,
+        changed=bool(np.any((off != 0) | ((sc != 1) & ((lo != 0) | (hi != 0))))),
+        hist=hist.astype(np.float64),
+    )
+
+
+def _after_chunked(scaler: Any, X: np.ndarray, example: int, rng_seed: int) -> _After | None:
+    """The fitted scaler's effect, transforming ``X`` a chunk of clips at a time.
+
+    Memory stays at one chunk (not a second copy of the data), and the moments are merged with
+    :class:`~sndiag.stats.Moments`. None as soon as a chunk is not finite or its squares
+    overflow (the caller then transforms everything and measures with NaN-aware reductions).
+    """
+    from sndiag.stats import Moments
+
+    n, img = X.shape[0], X.shape[1:]
+    per_clip = int(np.prod(img))
+    pos = sample_positions(X.size, rng_seed=rng_seed)
+    moments = Moments(img)
+    changed, ex, parts = False, None, []
+    for i in range(0, n, CHUNK_CLIPS):
+        chunk = X[i:i + CHUNK_CLIPS]
+        Z = np.asarray(scaler.transform(chunk))
+        if Z.shape != chunk.shape:
+            raise ShapeError(f"{type(scaler).__name__} returned shape {Z.shape} for clips of "
+                             f"shape {chunk.shape}; a scaler must keep the shape")
+        if not np.isfinite(Z).all():
+            return None
+        try:
+            moments.update(Z)
+        except DataError:
+            return None
+        changed = changed or not np.array_equal(Z, chunk)
+        if i <= example < i + len(chunk):
+            ex = Z[example - i]
+        flat = Z.reshape(-1)
+        if pos is None:
+            parts.append(flat)
+        else:
+            a, b = np.searchsorted(pos, [i * per_clip, (i + len(chunk)) * per_clip])
+            parts.append(flat[pos[a:b] - i * per_clip])
+    hist = np.concatenate(parts).astype(np.float64)
+    return _After(example=ex, mean=moments.mean, std=moments.std, finite=True, changed=changed,
+                  hist=hist)
+
+
+def _after_whole(scaler: Any, X: np.ndarray, example: int, rng_seed: int) -> _After:
+    """The fitted scaler's effect from one transform of all of ``X`` (handles NaN/Inf output)."""
+    Xt = np.asarray(scaler.transform(X))
+    if Xt.shape != X.shape:
+        raise ShapeError(f"{type(scaler).__name__} returned shape {Xt.shape} for clips of shape "
+                         f"{X.shape}; a scaler must keep the shape")
+    mean, std, finite = _moments_after(Xt)
+    return _After(example=Xt[example], mean=mean, std=std, finite=finite,
+                  changed=not np.array_equal(Xt, X), hist=subsample_values(Xt, rng_seed=rng_seed))
 
 
 def _gain(scaler: Any, X_fit: np.ndarray, std_before: np.ndarray, std_after: np.ndarray) -> np.ndarray:
@@ -463,23 +570,23 @@ def evaluate_scaler(
 
     params = dict(params or {})
     scaler = make_scaler(name, **params)
+    example = int(example_index) % n
     with np.errstate(all="ignore"):
-        Xt = np.asarray(scaler.fit(X_fit).transform(X_fit))
-    if Xt.shape != X.shape:
-        raise ShapeError(f"scaler {name!r} returned shape {Xt.shape}; expected {X.shape}")
-    mean_after, std_after, finite = _moments_after(Xt)
+        scaler.fit(X_fit)
+        after = (_after_affine(scaler, X_fit, stats, mask, example, rng_seed)
+                 or _after_chunked(scaler, X_fit, example, rng_seed)
+                 or _after_whole(scaler, X_fit, example, rng_seed))
     std_before = np.asarray(stats.std, dtype=np.float64)
     if mask is not None:
         std_before = np.where(mask.combined, 0.0, std_before)
     with np.errstate(all="ignore"):
-        gain = _gain(scaler, X_fit, std_before, std_after)
+        gain = _gain(scaler, X_fit, std_before, after.std)
     if gain.shape != X.shape[1:]:
         raise ShapeError(f"scaler {name!r} gain map has shape {gain.shape}; expected {X.shape[1:]}")
-    changed = Xt.shape != X_fit.shape or not np.array_equal(Xt, X_fit)
     zero_std = np.asarray(stats.zero_std, dtype=bool)
     reading = describe_effect(gain, stats.row_snr, masked_rows=masked_rows, zero_std=zero_std,
-                              changed=changed)
-    if not finite:
+                              changed=after.changed)
+    if not after.finite:
         reading = "produces NaN/Inf values; " + reading
     row_gain = _row_gain(gain, zero_std)
     ok = np.isfinite(row_gain)
@@ -491,11 +598,13 @@ def evaluate_scaler(
     return ScalerEffect(
         name=name, title=title, description=description, scaler=scaler,
         example_before=np.array(X[example_index], dtype=np.float64),
-        example_after=np.array(Xt[example_index], dtype=np.float64),
-        mean_after=mean_after, std_after=std_after, gain=gain,
+        example_after=np.array(after.example, dtype=np.float64),
+        mean_after=np.asarray(after.mean, dtype=np.float64),
+        std_after=np.asarray(after.std, dtype=np.float64), gain=gain,
         hist_before=subsample_values(X, rng_seed=rng_seed),
-        hist_after=subsample_values(Xt, rng_seed=rng_seed),
-        reading=reading, worst_rows=[(int(r), float(row_gain[r])) for r in top], finite=finite,
+        hist_after=after.hist[np.isfinite(after.hist)],
+        reading=reading, worst_rows=[(int(r), float(row_gain[r])) for r in top],
+        finite=after.finite,
         params=params, masked_rows=masked_rows,
     )
 

@@ -280,3 +280,71 @@ def test_evaluate_scaler_gain_of_a_stateless_scaler_matches_gain_map(small):
     for name in ("clip", "log1p", "db", "db+band"):
         eff = evaluate_scaler(name, X, stats=st)
         np.testing.assert_allclose(eff.gain, eff.scaler.gain_map(X), rtol=1e-6)
+
+
+# -- the fast paths measure what a full transform measures ----------------------------------
+def _reference(name, X, mask=None, example=3, seed=0):
+    """The effect measured the plain way: one transform of all the (masked) data."""
+    from sndiag.effects import _after_whole
+    from sndiag.scalers import make_scaler
+
+    X_fit = X if mask is None else mask.apply(X, mode="zero")
+    with np.errstate(all="ignore"):
+        return _after_whole(make_scaler(name).fit(X_fit), X_fit, example, seed)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("name", [*sorted(SCALERS), "db+band"])
+def test_evaluate_scaler_fast_paths_match_a_full_transform(small, name, masked, monkeypatch):
+    """Affine scalers are measured from the statistics, the others a chunk at a time (7 clips
+    here, so 40 clips make 6 chunks); both must give the full transform's maps and sample."""
+    import sndiag.effects as E
+
+    monkeypatch.setattr(E, "CHUNK_CLIPS", 7)
+    X, st = small
+    mask = None
+    if masked:
+        pixels = np.zeros(st.shape, dtype=bool)
+        pixels[10, 3] = True
+        mask = manual_mask(st.shape, rows=[0, 1], pixels=pixels)
+    eff = evaluate_scaler(name, X, stats=st, mask=mask, example_index=3)
+    ref = _reference(name, X, mask)
+    np.testing.assert_array_equal(eff.example_after, ref.example)
+    np.testing.assert_allclose(eff.mean_after, ref.mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(eff.std_after, ref.std, rtol=1e-5, atol=1e-6)
+    assert eff.finite == ref.finite and eff.hist_after.size == 200_000  # X holds 312,000 values
+    np.testing.assert_array_equal(eff.hist_after, ref.hist)
+    X_fit = X if mask is None else mask.apply(X, mode="zero")
+    with np.errstate(all="ignore"):
+        fast = (E._after_affine(eff.scaler, X_fit, st, mask, 3, 0)
+                or E._after_chunked(eff.scaler, X_fit, 3, 0))
+    assert fast.changed == ref.changed == (name != "none")
+
+
+def test_evaluate_scaler_affine_falls_back_when_stats_are_of_other_clips(small):
+    """Statistics of a subset cannot stand for the data: the effect is measured by transforming."""
+    from sndiag.effects import _after_affine
+    from sndiag.scalers import make_scaler
+
+    X, st = small
+    s = make_scaler("standard").fit(X)
+    assert _after_affine(s, X, st, None, 0, 0) is not None
+    assert _after_affine(s, X[:20], st, None, 0, 0) is None
+    eff = evaluate_scaler("standard", X[:20], stats=compute_stats(X[:20], quantiles="none"))
+    np.testing.assert_allclose(eff.std_after[6:], 1.0, atol=1e-4)
+
+
+def test_evaluate_scaler_affine_output_that_would_overflow_is_transformed():
+    """A scale of 1e-38 on float32 data overflows to Inf: the bound sends it to the full path,
+    which reports the non-finite output."""
+    from types import SimpleNamespace
+
+    from sndiag.effects import _after_affine
+
+    X = np.random.default_rng(0).gamma(2.0, 1.0, size=(10, 2, 3)).astype(np.float32)
+    st = compute_stats(X, quantiles="none")
+    fake = SimpleNamespace(offset_=0.0, scale_=np.full((2, 3), 1e-38))
+    assert _after_affine(fake, X, st, None, 0, 0) is None
+    fake.scale_ = np.ones((2, 3))
+    fake.transform = lambda Z: Z
+    assert _after_affine(fake, X, st, None, 0, 0).changed is False
