@@ -345,6 +345,36 @@ def _hot_pixels(G: np.ndarray, active: np.ndarray, g_low: float, high: np.ndarra
             f"x{format_gain(limit)}, up to x{format_gain(float(np.nanmax(sub)))}")
 
 
+def _unscaled(scaler: Any, zero_std: np.ndarray, mask: Mask | None) -> str:
+    """The reading's clause on pixels the scaler left unscaled though the data varies there.
+
+    A fitted scaler flags in ``zero_scale_`` the pixels (rows, or everything) whose spread - std,
+    IQR, range or max |x| - counted as zero, and gives them scale 1. Where the data itself is
+    constant that is already said; but a robust scaler also flags every pixel that is mostly
+    silent (IQR 0, std > 0), which is worth knowing next to the gain it gives its neighbours.
+
+    Examples
+    --------
+    >>> from sndiag.scalers import make_scaler
+    >>> X = np.zeros((40, 2, 3)); X[:5] = 1.0; X[:, 1] = np.arange(40)[:, None]
+    >>> _unscaled(make_scaler("robust").fit(X), np.zeros((2, 3), bool), None)
+    '; 3 pixels (row 0) whose spread counts as zero are left unscaled (gain x1)'
+    """
+    flags = getattr(scaler, "zero_scale_", None)
+    if flags is None:
+        return ""
+    flags = np.broadcast_to(np.asarray(flags, dtype=bool), zero_std.shape) & ~zero_std
+    if mask is not None:
+        flags = flags & ~mask.combined
+    n = int(flags.sum())
+    if n == 0:
+        return ""
+    rows = np.flatnonzero(flags.any(axis=1))
+    where = _rows(rows) if len(format_ranges(rows.tolist())) <= 30 else f"in {rows.size} rows"
+    return (f"; {n:,} pixel{'s' if n > 1 else ''} ({where}) whose spread counts as zero "
+            f"{'are' if n > 1 else 'is'} left unscaled (gain x1)")
+
+
 # -- evaluation ------------------------------------------------------------------------------
 def _info(name: str) -> tuple[str, str]:
     """Title and description of a registered scaler or of a composition such as ``"db+band"``."""
@@ -586,6 +616,7 @@ def evaluate_scaler(
     zero_std = np.asarray(stats.zero_std, dtype=bool)
     reading = describe_effect(gain, stats.row_snr, masked_rows=masked_rows, zero_std=zero_std,
                               changed=after.changed)
+    reading += _unscaled(scaler, zero_std, mask)
     if not after.finite:
         reading = "produces NaN/Inf values; " + reading
     row_gain = _row_gain(gain, zero_std)

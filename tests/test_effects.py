@@ -272,6 +272,18 @@ def test_evaluate_scaler_names_the_few_pixels_a_median_hides():
     assert "gain x1 (median)" in eff.reading
     assert "but 2 pixels (rows 0-1) get gain above" in eff.reading
     assert "up to x" in eff.reading
+    # the mostly silent pixels: IQR 0 but std > 0, so scale 1 (flagged in zero_scale_)
+    n_flat = int((eff.scaler.zero_scale_ & ~compute_stats(X).zero_std).sum())
+    assert n_flat > 0 and eff.reading.endswith(
+        f"; {n_flat} pixels (rows 0-1) whose spread counts as zero are left unscaled (gain x1)")
+
+
+def test_evaluate_scaler_says_nothing_of_unscaled_pixels_the_data_explains(small):
+    """Constant pixels (row 5) are named as constant already, masked ones as masked."""
+    X, st = small
+    assert "left unscaled" not in evaluate_scaler("standard", X, stats=st).reading
+    mask = manual_mask(st.shape, rows=range(6))
+    assert "left unscaled" not in evaluate_scaler("robust", X, stats=st, mask=mask).reading
 
 
 def test_evaluate_scaler_gain_of_a_stateless_scaler_matches_gain_map(small):
