@@ -11,7 +11,7 @@ WORKDIR /src
 COPY requirements.txt ./
 RUN grep -v '^-e ' requirements.txt > /tmp/req.txt \
     && pip install -r /tmp/req.txt
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY sndiag ./sndiag
 RUN pip install --no-deps .
 
