@@ -7,6 +7,10 @@ before and after, bounded value samples for histograms, the rows with the highes
 one-line plain-language :func:`describe_effect` reading about the low-SNR rows, which is where
 per-pixel standardization goes wrong: ``1 / std`` is large exactly where the std is all noise.
 
+The measurement needs no second copy of the data: an affine scaler's maps follow
+from the data's statistics (only the example clip and the histogram sample are transformed),
+any other scaler is transformed a chunk of clips at a time (:data:`CHUNK_CLIPS`).
+
 Pages only draw what :class:`ScalerEffect` holds; they compute no statistics.
 """
 
