@@ -26,7 +26,7 @@ import numpy as np
 from sndiag.errors import DataError, ParameterError, ShapeError
 from sndiag.figures import sample_positions, subsample_values
 from sndiag.masks import Mask, format_ranges
-from sndiag.stats import PixelStats, compute_stats
+from sndiag.stats import Moments, PixelStats, compute_stats
 
 __all__ = ["ScalerEffect", "compare_effects", "describe_effect", "evaluate_scaler", "format_gain"]
 
@@ -123,6 +123,11 @@ def _rows(idx: Iterable[int]) -> str:
     """``"row 3"`` or ``"rows 0-4, 17"``."""
     idx = [int(i) for i in idx]
     return f"{'row' if len(idx) == 1 else 'rows'} {format_ranges(idx)}"
+
+
+def _rows_short(rows: np.ndarray) -> str:
+    """:func:`_rows`, or ``"in 23 rows"`` when the list of ranges would be long."""
+    return _rows(rows) if len(format_ranges(rows.tolist())) <= 30 else f"in {rows.size} rows"
 
 
 def _row_gain(gain: np.ndarray, ignore: np.ndarray | None = None) -> np.ndarray:
@@ -343,7 +348,7 @@ def _hot_pixels(G: np.ndarray, active: np.ndarray, g_low: float, high: np.ndarra
     if not hot.any():
         return ""
     rows = active[hot.any(axis=1)]
-    where = _rows(rows) if len(format_ranges(rows.tolist())) <= 30 else f"in {rows.size} rows"
+    where = _rows_short(rows)
     n = int(hot.sum())
     return (f"; but {n:,} pixel{'s' if n > 1 else ''} ({where}) {'get' if n > 1 else 'gets'} gain above "
             f"x{format_gain(limit)}, up to x{format_gain(float(np.nanmax(sub)))}")
@@ -374,7 +379,7 @@ def _unscaled(scaler: Any, zero_std: np.ndarray, mask: Mask | None) -> str:
     if n == 0:
         return ""
     rows = np.flatnonzero(flags.any(axis=1))
-    where = _rows(rows) if len(format_ranges(rows.tolist())) <= 30 else f"in {rows.size} rows"
+    where = _rows_short(rows)
     return (f"; {n:,} pixel{'s' if n > 1 else ''} ({where}) whose spread counts as zero "
             f"{'are' if n > 1 else 'is'} left unscaled (gain x1)")
 
@@ -462,8 +467,6 @@ def _after_chunked(scaler: Any, X: np.ndarray, example: int, rng_seed: int) -> _
     :class:`~sndiag.stats.Moments`. None as soon as a chunk is not finite or its squares
     overflow (the caller then transforms everything and measures with NaN-aware reductions).
     """
-    from sndiag.stats import Moments
-
     n, img = X.shape[0], X.shape[1:]
     per_clip = int(np.prod(img))
     pos = sample_positions(X.size, rng_seed=rng_seed)
