@@ -30,8 +30,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sndiag._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -62,16 +61,4 @@ _LAZY = {
     "stats_file": "sndiag.distributed",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'sndiag' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

@@ -23,8 +23,7 @@ SchedulerSpec(kind='local', n_workers=2, address='', client=None)
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sndiag._lazy import lazy_exports
 
 _LAZY = {
     "ChunkedExtraction": "sndiag.distributed.extract",
@@ -37,16 +36,4 @@ _LAZY = {
     "stats_file": "sndiag.distributed.stats",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'sndiag.distributed' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)
