@@ -9,7 +9,7 @@ one plain ``LogisticRegression()`` (scikit-learn defaults: float64, ``tol=1e-4``
 after the other. The ratio ``grid / baseline`` therefore folds together the engine's float32
 input, looser tolerance and two-process parallelism.
 
-The FSDD dataset is extracted once with :func:`sndiag.ingest.from_folder` and cached at
+The FSDD dataset is extracted once with :func:`sndiag.io.from_folder` and cached at
 ``$SNDIAG_BENCH_CACHE`` (default ``/tmp/sndiag-bench/fsdd.npz``).
 """
 
@@ -30,18 +30,17 @@ CACHE = Path(os.environ.get("SNDIAG_BENCH_CACHE", "/tmp/sndiag-bench/fsdd.npz"))
 
 def load_fsdd(cache: Path = CACHE):
     """FSDD as a Dataset (labels = digits, groups = speakers), extracted once and cached."""
-    from sndiag.dataset import Dataset
+    from sndiag import io
 
     if cache.exists():
-        return Dataset.load(cache)
-    from sndiag.ingest import from_folder
+        return io.load_arrays(cache)
 
     if not FSDD.is_dir():
         sys.exit(f"FSDD not found at {FSDD}; set SNDIAG_FSDD")
     t0 = time.perf_counter()
-    ds = from_folder(FSDD, label_regex=FSDD_REGEX)
+    ds = io.from_folder(FSDD, label_regex=FSDD_REGEX)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    ds.save(cache)
+    io.save(ds, cache)
     print(f"extracted FSDD in {time.perf_counter() - t0:.1f} s -> {cache}", file=sys.stderr)
     return ds
 

@@ -83,7 +83,7 @@ def _floor(repeats: int, tmp: Path) -> tuple[float, float]:
 
 def _fsdd_store(limit: int, tmp: Path) -> str:
     from sndiag.config import SpectrogramConfig
-    from sndiag.ingest import from_files
+    from sndiag.io import from_files
     from sndiag.store import FileStore
 
     files = sorted(str(p) for p in FSDD.glob("*.wav"))[:limit]

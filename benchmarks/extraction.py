@@ -10,7 +10,7 @@ absolute scale, with the 80 dB floor taken below each clip's own maximum).
 - ``naive``: the loop users write, one file at a time: ``librosa.load(path, sr=22050)`` (soxr_hq
   resampling, the librosa default), ``librosa.util.fix_length``,
   ``librosa.feature.melspectrogram`` and ``librosa.power_to_db(S, ref=1.0, top_db=80)``;
-- ``sndiag``: :func:`sndiag.ingest.from_files` with the feature cache off (``cache=None``: every
+- ``sndiag``: :func:`sndiag.io.from_files` with the feature cache off (``cache=None``: every
   image is computed, nothing is read back) and ``n_jobs`` worker threads; it includes decoding;
 - ``floor, all frames``: the compute floor named in the issue, *without decoding* (the signals are
   decoded beforehand, untimed): every one of the 130 frames of every clip framed and windowed,
@@ -19,7 +19,7 @@ absolute scale, with the 80 dB floor taken below each clip's own maximum).
 - ``floor, active frames``: the same recipe on only the frames that touch a non-zero sample,
   i.e. the frames sndiag actually computes (the others are exactly silent): the floor of
   sndiag's own algorithm, a stricter reference than the issue's;
-- ``decode only``: :func:`sndiag.audio.decode` of every file in ``jobs`` threads, for context.
+- ``decode only``: :func:`sndiag.io.audio.decode` of every file in ``jobs`` threads, for context.
 
 Equality: sndiag's images must equal the naive loop's within a **relative 1e-5 in mel power**,
 checked on the dB images as ``max |dB_sndiag - dB_naive| <= 10 log10(1 + 1e-5) = 4.3e-5 dB``. A
@@ -81,7 +81,7 @@ def naive(files: Sequence[Path], cfg) -> np.ndarray:
 
 def sndiag_extract(files: Sequence[Path], cfg, *, jobs: int) -> np.ndarray:
     """sndiag's extraction pipeline, cache off."""
-    from sndiag.ingest import from_files
+    from sndiag.io import from_files
 
     ds = from_files(list(files), config=cfg, labels="none", cache=None, n_jobs=jobs)
     if ds.n_clips != len(files):
@@ -90,8 +90,8 @@ def sndiag_extract(files: Sequence[Path], cfg, *, jobs: int) -> np.ndarray:
 
 
 def decode_all(files: Sequence[Path], cfg, *, jobs: int) -> list[np.ndarray]:
-    """Decoded, resampled signals (sndiag.audio.decode = librosa.load's soundfile + soxr_hq)."""
-    from sndiag.audio import decode
+    """Decoded, resampled signals (sndiag.io.audio.decode = librosa.load's soundfile + soxr_hq)."""
+    from sndiag.io.audio import decode
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(lambda f: decode(f, sr=cfg.sr), files))

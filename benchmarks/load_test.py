@@ -49,7 +49,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from benchmarks._common import machine, table
-from sndiag.ui.server import IDLE_JS, start_app
+from tests.support.server import IDLE_JS, start_app
 
 CHROMIUM = os.environ.get("SNDIAG_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -76,7 +76,7 @@ class Spec:
 
 
 def make_spec(index: int, *, twin: int | None = None) -> Spec:
-    from sndiag.ingest import load_arrays
+    from sndiag.io import load_arrays
     from sndiag.stats import compute_stats
 
     if twin is None:

@@ -18,7 +18,7 @@ mean/std(/min/max) (+ per-row where it can). Rows (method, input):
   split over two threads; opt-in, because on a busy machine the split waits for a preempted
   thread and is slower than one thread).
 - ``sndiag``, NpyChunks: :func:`sndiag.stats.compute_stats_chunks` over
-  :class:`sndiag.chunks.NpyChunks` (``readinto`` one reused 16 MB buffer, as ``sndiag stats``).
+  :class:`sndiag.io.streaming.NpyChunks` (``readinto`` one reused 16 MB buffer, as ``sndiag stats``).
 - ``sndiag, cold process``, memmap: the goal row in a process that has not loaded numba; the
   ``"auto"`` engine then uses the numpy path below 2**27 values (~17k clips) and pays numba's
   start-up (~0.3-0.5 s) above.
@@ -104,7 +104,7 @@ METHODS = (
     Method("sndiag", "memmap", *_SNDIAG, warm=True),
     Method("sndiag, 2 threads", "memmap", *_SNDIAG, warm=True, threads=2),
     Method("sndiag", "NpyChunks",
-           "from sndiag.chunks import NpyChunks\nfrom sndiag.stats import compute_stats_chunks",
+           "from sndiag.io.streaming import NpyChunks\nfrom sndiag.stats import compute_stats_chunks",
            "st = compute_stats_chunks(NpyChunks(path, chunk_size={chunk}), quantiles='none')\n"
            "check = float(st.std.sum())", warm=True),
     Method("sndiag, cold process", "memmap", *_SNDIAG),
@@ -116,9 +116,9 @@ METHODS = (
            "st = compute_stats(np.load(path, mmap_mode='r'))\ncheck = float(st.std.sum())",
            warm=True),
     Method("sklearn partial_fit", "NpyChunks",
-           "from sklearn.preprocessing import StandardScaler\nfrom sndiag.chunks import NpyChunks",
+           "from sklearn.preprocessing import StandardScaler\nfrom sndiag.io.streaming import NpyChunks",
            "chunks = NpyChunks(path, chunk_size={chunk})\n" + _SKLEARN_STEP),
-    Method("read only (no statistics)", "NpyChunks", "from sndiag.chunks import NpyChunks",
+    Method("read only (no statistics)", "NpyChunks", "from sndiag.io.streaming import NpyChunks",
            "check = 0.0\nfor chunk in NpyChunks(path, chunk_size={chunk}):\n"
            "    check += float(chunk[0, 0, 0])"),
     Method("sndiag", "RAM", "from sndiag.stats import compute_stats\nX = np.load(path)",
@@ -168,7 +168,7 @@ print(json.dumps({"import_numba": t1 - t0, "first_call": t2 - t1}))
 _MAKE = """
 import json, os
 import numpy as np
-from sndiag.chunks import write_npy_chunks
+from sndiag.io.streaming import write_npy_chunks
 rng = np.random.default_rng({seed})
 def chunks():
     for start in range(0, {n}, 2000):

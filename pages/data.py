@@ -6,16 +6,18 @@ import html
 
 import streamlit as st
 
-from sndiag.config import Limits, SpectrogramConfig
+from sndiag.config import SpectrogramConfig, spectrogram_params
 from sndiag.figures import clip_heatmap
-from sndiag.ui import cache, loaders, state, widgets
+from sndiag.io import uploads
+from sndiag.ui import cache, router, state, widgets
 
-widgets.page_setup("Data", "Load your spectrograms, check what was read, look at and listen to "
+router.page_setup("Data", "Load your spectrograms, check what was read, look at and listen to "
                    "single clips.")
 ds = cache.current_dataset()
 ss = st.session_state
 ss.setdefault("audio_sources", {})
-limits = Limits.from_env()
+settings = cache.settings()
+limits = settings.limits
 
 if ds.is_synthetic:
     st.info("**Synthetic demo.** You are looking at the built-in synthetic demo dataset "
@@ -23,7 +25,7 @@ if ds.is_synthetic:
             "anything. Load your own data below.", icon=":material/science:")
 
 # -- load -----------------------------------------------------------------------------------------
-root = loaders.data_root()
+root = settings.data_root
 SOURCES = {
     "folder": "Upload a folder",
     "files": "Upload audio files",
@@ -37,31 +39,31 @@ with st.expander("Load data", expanded=ds.is_synthetic, icon=":material/upload:"
     src = state.widget(st.radio, "load_source", "Source", options=list(SOURCES),
                        format_func=SOURCES.get, horizontal=True, default="folder",
                        valid=lambda v: v if v in SOURCES else "folder")
-    uploads: list = []
+    files: list = []
     server_rel = None
     if src == "folder":
-        uploads = st.file_uploader("A folder with one sub-folder per class (labels = folder names)",
-                                   accept_multiple_files="directory", key="up_folder") or []
+        files = st.file_uploader("A folder with one sub-folder per class (labels = folder names)",
+                                 accept_multiple_files="directory", key="up_folder") or []
     elif src == "files":
-        uploads = st.file_uploader("Audio files (wav, flac, ogg, mp3, aiff); label them with a "
-                                   "file-name pattern or a CSV below",
-                                   accept_multiple_files=True, key="up_files",
-                                   type=["wav", "flac", "ogg", "oga", "mp3", "aif", "aiff"]) or []
+        files = st.file_uploader("Audio files (wav, flac, ogg, mp3, aiff); label them with a "
+                                 "file-name pattern or a CSV below",
+                                 accept_multiple_files=True, key="up_files",
+                                 type=["wav", "flac", "ogg", "oga", "mp3", "aif", "aiff"]) or []
     elif src == "zip":
         up = st.file_uploader("A .zip of class folders (e.g. dog/1.wav, cat/2.wav)", type=["zip"],
                               key="up_zip")
-        uploads = [up] if up is not None else []
+        files = [up] if up is not None else []
     elif src == "arrays":
         up = st.file_uploader("Spectrograms X of shape (N, n_mels, n_frames) as .npy, or an .npz "
                               "with X and optionally y, groups, names", type=["npy", "npz"],
                               key="up_arrays")
-        uploads = [up] if up is not None else []
+        files = [up] if up is not None else []
         nan_policy = state.widget(st.radio, "nan_policy", "NaN / Inf values",
                                   options=["raise", "zero"], horizontal=True, default="raise",
                                   format_func={"raise": "refuse the file",
                                                "zero": "replace by 0 (and count them)"}.get)
     else:
-        folders = loaders.list_server_folders(root)
+        folders = uploads.list_server_folders(root)
         server_rel = state.widget(st.selectbox, "server_folder",
                                   f"Folder under {root} (class sub-folders = labels)",
                                   options=folders, default=".",
@@ -72,34 +74,30 @@ with st.expander("Load data", expanded=ds.is_synthetic, icon=":material/upload:"
 
     if src != "arrays":
         with st.expander("Extraction settings", icon=":material/settings:"):
-            c = st.columns(5)
-            sr = state.widget(c[0].number_input, "cfg_sr", "Sample rate (Hz)", min_value=1000,
-                              max_value=192000, step=1000, default=22050)
-            n_fft = state.widget(c[1].number_input, "cfg_n_fft", "n_fft", min_value=64,
-                                 max_value=16384, step=256, default=2048)
-            hop = state.widget(c[2].number_input, "cfg_hop", "hop_length", min_value=16,
-                               max_value=8192, step=64, default=512)
-            n_mels = state.widget(c[3].number_input, "cfg_n_mels", "n_mels (rows)", min_value=8,
-                                  max_value=256, step=4, default=60)
-            n_frames = state.widget(c[4].number_input, "cfg_n_frames", "n_frames (columns)",
-                                    min_value=8, max_value=4096, step=10, default=130)
-            c = st.columns(5)
-            fmin = state.widget(c[0].number_input, "cfg_fmin", "fmin (Hz)", min_value=0.0,
-                                step=10.0, default=0.0)
-            fmax = state.widget(c[1].number_input, "cfg_fmax", "fmax (Hz, 0 = sr/2)",
-                                min_value=0.0, step=100.0, default=0.0)
-            power = state.widget(c[2].number_input, "cfg_power", "power (2 = power, 1 = magnitude)",
-                                 min_value=0.5, max_value=4.0, step=0.5, default=2.0)
-            scale = state.widget(c[3].selectbox, "cfg_scale", "Output scale",
-                                 options=["power", "db"], default="power",
-                                 format_func={"power": "linear power", "db": "decibels"}.get)
-            align = state.widget(c[4].selectbox, "cfg_align", "Pad / crop keeping the",
-                                 options=["start", "center"], default="start")
+            cfg: dict = {}
+            params = spectrogram_params()
+            for row in (params[:5], params[5:10], params[10:]):
+                cols = st.columns(5)
+                for col, prm in zip(cols, row, strict=False):
+                    if prm.choices:
+                        cfg[prm.name] = state.widget(
+                            col.selectbox, f"cfg_{prm.name}", prm.label, options=list(prm.choices),
+                            default=prm.default, help=prm.help,
+                            valid=lambda v, p=prm: v if v in p.choices else p.default)
+                    else:
+                        number = prm.kind(prm.default if prm.default is not None else 0)
+                        cfg[prm.name] = state.widget(
+                            col.number_input, f"cfg_{prm.name}", prm.label, default=number,
+                            min_value=prm.kind(prm.low) if prm.low is not None else None,
+                            max_value=prm.kind(prm.high) if prm.high is not None else None,
+                            step=prm.kind(prm.step) if prm.step is not None else None,
+                            help=prm.help)
+            cfg["fmax"] = float(cfg["fmax"]) or None  # 0 = sr/2
             st.caption(f"Each clip is padded or cropped to hop_length × (n_frames − 1) / sr = "
-                       f"{hop * (n_frames - 1) / sr:.3f} s of audio.")
+                       f"{cfg['hop_length'] * (cfg['n_frames'] - 1) / cfg['sr']:.3f} s of audio.")
         labels_mode = state.widget(st.radio, "label_mode", "Labels from", horizontal=True,
-                                   options=list(loaders.LABEL_MODES), default="folder",
-                                   format_func=loaders.LABEL_MODES.get)
+                                   options=list(uploads.LABEL_MODES), default="folder",
+                                   format_func=uploads.LABEL_MODES.get)
         label_regex, label_csv = "", None
         if labels_mode == "regex":
             label_regex = state.widget(
@@ -112,12 +110,12 @@ with st.expander("Load data", expanded=ds.is_synthetic, icon=":material/upload:"
                                       type=["csv"], key="up_csv")
             label_csv = up_csv.getvalue() if up_csv is not None else None
 
-    ready = bool(uploads) or src == "server"
+    ready = bool(files) or src == "server"
     if st.button("Load", type="primary", key="btn_load", disabled=not ready,
                  icon=":material/play_arrow:"):
         slot = st.empty()
         with widgets.guard():
-            loaders.check_upload_size([(u.name, u.size) for u in uploads], limits)
+            uploads.check_upload_size([(u.name, u.size) for u in files], limits)
             bar = slot.progress(0.0, text="Reading...")
 
             def progress(done: int, total: int) -> None:
@@ -126,24 +124,21 @@ with st.expander("Load data", expanded=ds.is_synthetic, icon=":material/upload:"
 
             source = None
             if src == "arrays":
-                new = loaders.load_array_upload(uploads[0].name, uploads[0].getvalue(),
+                new = uploads.load_array_upload(files[0].name, files[0].getvalue(),
                                                 nan_policy=nan_policy, limits=limits)
             else:
-                config = SpectrogramConfig(sr=int(sr), n_fft=int(n_fft), hop_length=int(hop),
-                                           n_mels=int(n_mels), n_frames=int(n_frames),
-                                           fmin=float(fmin), fmax=float(fmax) or None,
-                                           power=float(power), scale=scale, align=align)
-                kw = dict(config=config, labels=loaders.label_options(
+                config = SpectrogramConfig(**cfg)
+                kw = dict(config=config, labels=uploads.label_options(
                     labels_mode, regex=label_regex, csv=label_csv), limits=limits,
                     cache=cache.feature_cache(), progress=progress)
                 if src == "zip":
-                    new, source = loaders.load_zip_upload(uploads[0].name, uploads[0].getvalue(),
+                    new, source = uploads.load_zip_upload(files[0].name, files[0].getvalue(),
                                                           **kw)
                 elif src == "server":
-                    new, source = loaders.load_server_folder(root, server_rel, **kw)
+                    new, source = uploads.load_server_folder(root, server_rel, **kw)
                 else:
-                    new, source = loaders.load_audio_uploads(
-                        [(u.name, u.getvalue()) for u in uploads], **kw)
+                    new, source = uploads.load_audio_uploads(
+                        [(u.name, u.getvalue()) for u in files], **kw)
             bar.progress(1.0, text="Saving to the store...")
             entry = cache.store().put(new)
             if source is not None:
@@ -221,7 +216,7 @@ with c1:
     log_clip = state.widget(st.toggle, "clip_log", "Log colour scale",
                             default=s["scale_guess"] == "linear")
     with widgets.guard():
-        sound = loaders.clip_audio(ds, clip, ss["audio_sources"].get(ds.content_hash),
+        sound = uploads.clip_audio(ds, clip, ss["audio_sources"].get(ds.content_hash),
                                    data_root_dir=root, limits=limits)
         if sound is not None:
             st.audio(sound[0], sample_rate=sound[1])

@@ -12,10 +12,10 @@ from sndiag.experiment import (
     ExperimentJob,
     ExperimentResult,
     available_classifiers,
-    parse_mask_spec,
 )
 from sndiag.figures import experiment_bars, experiment_curves
-from sndiag.ui import cache, state, widgets
+from sndiag.masks import MaskSpec
+from sndiag.ui import cache, router, state, widgets
 
 JOB = "exp_job"          # the running ExperimentJob of this session
 DONE = "exp_done"        # (ds_id, result dict, error) of the last run of this session
@@ -25,7 +25,7 @@ CLASSIFIER_LABELS = {
     "cnn": "Small CNN (PyTorch)",
 }
 
-widgets.page_setup(
+router.page_setup(
     "Experiment",
     "Does normalization help on *this* data? The same classifier is cross-validated once per "
     "scaler (x mask), on the same folds, and each scaler is compared with the raw data.")
@@ -48,12 +48,9 @@ def _scaler_options() -> list[str]:
 
 
 def _session_mask() -> str | None:
-    mode = ss.get("mask_mode", "off")
-    if mode == "abs":
-        return f"snr<{float(ss.get('snr_abs', 0.5)):g}"
-    if mode == "pct":
-        return f"p{float(ss.get('snr_pct', 10.0)):g}"
-    return None
+    """The Mask page's mask as text (SNR rule, rows by hand, auto-flagged rows), if any."""
+    spec = widgets.resolved_mask(cache.pixel_stats(ds_id, ds))
+    return None if spec.is_empty else spec.spec
 
 
 options = _scaler_options()
@@ -74,7 +71,8 @@ with st.expander("Settings", expanded=not running, icon=":material/tune:"):
             default=[_session_mask()] if _session_mask() else [],
             valid=lambda v: [m for m in (v or []) if m in mask_options],
             help="snr<X masks mel rows whose SNR (mean/std) is below X; pP the P% lowest-SNR "
-                 "rows. The mask set on the Mask page is offered first.")
+                 "rows; rows:… rows by hand; auto the empty bands. The mask set on the Mask "
+                 "page is offered first, whole.")
     with right:
         classifier = state.widget(st.radio, "exp_classifier", "Classifier", options=list(usable),
                                   format_func=CLASSIFIER_LABELS.get, default="logreg",
@@ -96,9 +94,8 @@ with st.expander("Settings", expanded=not running, icon=":material/tune:"):
 
 if start:
     try:
-        for m in masks:
-            parse_mask_spec(m)
-        job = ExperimentJob(ds, scalers=["none", *scalers], masks=["none", *masks],
+        job = ExperimentJob(ds, scalers=["none", *scalers],
+                            masks=[MaskSpec(), *(MaskSpec.parse(m) for m in masks)],
                             classifier=classifier, folds=int(folds), epochs=int(epochs),
                             n_jobs=2, stats=cache.pixel_stats(ds_id, ds))
         ss[JOB] = job.start()

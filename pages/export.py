@@ -14,9 +14,10 @@ from sndiag.figures import (
     row_profile,
     stat_heatmap,
 )
-from sndiag.ui import cache, state, widgets
+from sndiag.masks import MaskSpec
+from sndiag.ui import cache, router, state, widgets
 
-widgets.page_setup("Export", "Take the result into your training code: fit on the training set "
+router.page_setup("Export", "Take the result into your training code: fit on the training set "
                    "only, apply the same parameters to validation and test data.")
 ds = cache.current_dataset()
 stats = cache.pixel_stats(ds.content_hash, ds)
@@ -39,13 +40,13 @@ use_mask = state.widget(c2.checkbox, "export_mask",
                         f"Include the mask ({mask.n_masked_rows} rows)" if mask is not None
                         else "Include the mask (empty)", default=True, disabled=mask is None)
 export_mask = mask if (use_mask and mask is not None) else None
+export_spec = widgets.resolved_mask(stats) if export_mask is not None else MaskSpec()
 params = dict((ss.get("scaler_params") or {}).get(name, {}))
 if params:
     st.caption("Options: " + ", ".join(f"{k}={v}" for k, v in params.items())
                + " (set on the Scalers page)")
 with widgets.guard():
-    ex = cache.exported(ds.content_hash, name, cache.params_key(params),
-                        cache.mask_key(export_mask), ds, export_mask)
+    ex = cache.exported(ds, name, params, export_spec, stats)
     c = st.columns([1, 1, 2])
     c[0].download_button("Parameters + mask (.npz)", params_npz_bytes(ex),
                          file_name="sndiag_params.npz", mime="application/octet-stream",
@@ -62,8 +63,7 @@ c = st.columns([1, 1, 2])
 c[0].download_button("Statistics (CSV, one line per pixel)", lambda: stats.to_csv(),
                      file_name=f"{stem}_stats.csv", mime="text/csv", key="dl_stats_csv",
                      icon=":material/download:", on_click="ignore")
-c[1].download_button("Statistics (.npz, every array)",
-                     lambda: cache.stats_npz_bytes(ds.content_hash, stats),
+c[1].download_button("Statistics (.npz, every array)", stats.to_npz_bytes,
                      file_name=f"{stem}_stats.npz", mime="application/octet-stream",
                      key="dl_stats_npz", icon=":material/download:", on_click="ignore")
 

@@ -5,54 +5,64 @@ from __future__ import annotations
 import streamlit as st
 
 from sndiag.figures import row_profile, stat_heatmap
-from sndiag.masks import Mask, mask_summary, snr_percentile
-from sndiag.ui import cache, state, widgets
+from sndiag.masks import Mask, mask_summary, proposed_threshold, snr_percentile, threshold_range
+from sndiag.ui import cache, router, state, widgets
 
-widgets.page_setup("Mask", "Masked rows are set to 0 before scaling, so 1/std cannot blow up "
+router.page_setup("Mask", "Masked rows are set to 0 before scaling, so 1/std cannot blow up "
                    "their noise. The mask is kept for the Scalers and Export pages and in the "
                    "link.")
 ds = cache.current_dataset()
 stats = cache.pixel_stats(ds.content_hash, ds)
-ss = st.session_state
 n_mels = stats.n_mels
 
 MODES = {"off": "No SNR rule", "abs": "|row SNR| below a threshold",
          "pct": "Lowest rows by SNR (percentile)"}
-slider = widgets.threshold_slider(stats)
+slider = threshold_range(stats)
 top = slider["max_value"]
-widgets.resolve_threshold(stats)  # first visit: propose one masking ~10% of the rows
+spec = widgets.resolved_mask(stats)  # first visit: propose a threshold masking ~10% of the rows
 
 left, right = st.columns([1, 2])
 with left:
-    mode = state.widget(st.radio, "mask_mode", "SNR rule", options=list(MODES),
-                        format_func=MODES.get, valid=lambda v: v if v in MODES else "off")
+    mode = state.mask_widget(st.radio, "mode", "SNR rule", options=list(MODES),
+                             format_func=MODES.get, valid=lambda v: v if v in MODES else "off")
     if mode == "pct":
-        state.widget(st.slider, "snr_pct", "Mask the lowest-SNR rows up to percentile",
-                     min_value=0.0, max_value=100.0, step=1.0, format="%.0f",
-                     valid=lambda v: float(min(max(float(v), 0.0), 100.0)),
-                     help="e.g. 10 masks about the 10% of mel bands with the lowest SNR.")
+        state.mask_widget(st.slider, "percentile", "Mask the lowest-SNR rows up to percentile",
+                          min_value=0.0, max_value=100.0, step=1.0, format="%.0f",
+                          valid=lambda v: float(min(max(float(v), 0.0), 100.0)),
+                          help="e.g. 10 masks about the 10% of mel bands with the lowest SNR.")
     else:
-        state.widget(st.slider, "snr_abs", "Mask rows with |SNR| below", **slider,
-                     disabled=mode == "off", valid=lambda v: float(min(max(float(v), 0.0), top)),
-                     help="SNR = mean / std of the band over all clips and frames. Choose an "
-                          "SNR rule above to use it.")
+        state.mask_widget(st.slider, "threshold", "Mask rows with |SNR| below", **slider,
+                          seed=proposed_threshold(stats), disabled=mode == "off",
+                          valid=lambda v: float(min(max(float(v), 0.0), top)),
+                          help="SNR = mean / std of the band over all clips and frames. Choose "
+                               "an SNR rule above to use it.")
 
     flagged = cache.auto_flag_rows(ds.content_hash, stats)
 
     def _toggle_auto() -> None:
-        rows = set(ss.get("mask_rows", []))
-        rows = rows | set(flagged) if ss["w_auto_flag"] else rows - set(flagged)
-        state.set_value("mask_rows", sorted(rows))
+        """Checking pre-selects the flagged rows in the list below; unchecking removes them."""
+        now = state.mask()
+        rows = set(now.rows)
+        on = bool(st.session_state[state.MASK_WIDGETS["auto"]])
+        rows = rows | set(flagged) if on else rows - set(flagged)
+        state.set_mask(now.replace(rows=tuple(sorted(rows)), auto=on))
 
-    state.widget(st.checkbox, "auto_flag",
-                 f"Pre-select auto-flagged rows ({len(flagged)} empty mel band"
-                 f"{'' if len(flagged) == 1 else 's'})", on_change=_toggle_auto,
-                 disabled=not flagged and not ss.get("auto_flag"),
-                 help="Bands that are all zeros or constant carry no information; 1/std is "
-                      "undefined there.")
-    state.widget(st.multiselect, "mask_rows", "Rows masked by hand", options=list(range(n_mels)),
-                 valid=lambda v: sorted(int(r) for r in v if 0 <= int(r) < n_mels),
-                 placeholder="pick mel rows (0 = lowest band)")
+    def _rows_changed() -> None:
+        """Removing a pre-selected flagged row by hand ends the pre-selection."""
+        now = state.mask()
+        chosen = set(st.session_state[state.MASK_WIDGETS["rows"]])
+        if now.auto and not set(flagged) <= chosen:
+            state.set_mask(now.replace(rows=tuple(sorted(chosen)), auto=False))
+
+    state.mask_widget(st.checkbox, "auto",
+                      f"Pre-select auto-flagged rows ({len(flagged)} empty mel band"
+                      f"{'' if len(flagged) == 1 else 's'})", on_change=_toggle_auto,
+                      disabled=not flagged and not spec.auto,
+                      help="Bands that are all zeros or constant carry no information; 1/std is "
+                           "undefined there.")
+    state.mask_widget(st.multiselect, "rows", "Rows masked by hand", options=list(range(n_mels)),
+                      valid=lambda v: sorted(int(r) for r in v if 0 <= int(r) < n_mels),
+                      on_change=_rows_changed, placeholder="pick mel rows (0 = lowest band)")
 
 mask = widgets.current_mask(ds, stats)
 info = mask_summary(mask if mask is not None else Mask.none(stats.shape), stats)
@@ -73,12 +83,13 @@ with left:
 
 with right:
     with widgets.guard():
+        spec = state.mask()
         masked = mask.rows if mask is not None else None
         st.plotly_chart(stat_heatmap(stats, "snr", masked_rows=masked), key="fig_mask_snr")
-        if mode == "abs":
-            threshold = float(ss["snr_abs"])
-        elif mode == "pct":
-            threshold = snr_percentile(stats, float(ss["snr_pct"]))
+        if spec.mode == "abs":
+            threshold = spec.threshold
+        elif spec.mode == "pct":
+            threshold = snr_percentile(stats, spec.percentile)
         else:
             threshold = None
         st.plotly_chart(row_profile(stats, which="row_snr", masked_rows=masked,

@@ -7,9 +7,9 @@ import html
 import streamlit as st
 
 from sndiag.figures import clip_heatmap, gain_and_snr, heatmap, value_histogram
-from sndiag.ui import cache, state, widgets
+from sndiag.ui import cache, router, state, widgets
 
-widgets.page_setup("Scalers", "Each scaler is fitted on all clips. Watch the noise-gain map: "
+router.page_setup("Scalers", "Each scaler is fitted on all clips. Watch the noise-gain map: "
                    "where it is bright and the SNR map is dark, the scaler amplifies noise.")
 ds = cache.current_dataset()
 stats = cache.pixel_stats(ds.content_hash, ds)

@@ -7,9 +7,9 @@ import streamlit as st
 
 from sndiag.figures import class_mean_heatmaps, row_profile, stat_heatmap, value_histogram
 from sndiag.masks import format_ranges
-from sndiag.ui import cache, state, widgets
+from sndiag.ui import cache, router, state, widgets
 
-widgets.page_setup("Statistics", "Each pixel's mean and standard deviation over all clips, and "
+router.page_setup("Statistics", "Each pixel's mean and standard deviation over all clips, and "
                    "their ratio, the SNR. Per-pixel standardization divides by the std, so "
                    "wherever SNR is low it multiplies mostly noise.")
 ds = cache.current_dataset()
@@ -75,8 +75,8 @@ which = state.widget(c1.selectbox, "profile_stat", "Statistic", options=list(PRO
                      format_func=PROFILES.get, default="row_snr",
                      valid=lambda v: v if v in PROFILES else "row_snr")
 profile_log = state.widget(c2.toggle, "profile_log", "Log axis", default=False)
-threshold = float(st.session_state["snr_abs"]) \
-    if st.session_state["mask_mode"] == "abs" and which != "row_fisher" else None
+spec = state.mask()
+threshold = spec.threshold if spec.mode == "abs" and which != "row_fisher" else None
 with widgets.guard():
     st.plotly_chart(row_profile(stats, which=which, masked_rows=masked, threshold=threshold,
                                 log=profile_log), key="fig_profile")

@@ -466,7 +466,7 @@ import sys
 
 from playwright.sync_api import expect, sync_playwright
 
-from sndiag.ui.server import IDLE_JS
+from tests.support.server import IDLE_JS
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
@@ -622,7 +622,7 @@ def main() -> None:
 
 main()
 PY
-ui_check() { innet env CHROMIUM="$CHROMIUM" timeout 600 "$PY" "$WORK/ui_check.py" "$@"; }
+ui_check() { innet env CHROMIUM="$CHROMIUM" PYTHONPATH="$REPO" timeout 600 "$PY" "$WORK/ui_check.py" "$@"; }
 
 # -- 4/5. first container: health, healthcheck, demo in the browser -----------------------------
 rm -f "$ART"/docker-smoke-*.png

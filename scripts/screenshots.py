@@ -30,9 +30,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sndiag.ui.server import IDLE_JS, running_app
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the repository's test helpers (tests/support)
+
+from tests.support.server import IDLE_JS, running_app  # noqa: E402
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 FSDD_REGEX = r"(?P<label>\d)_(?P<group>[a-z]+)_\d+\.wav"

@@ -7,15 +7,16 @@ classifier learns best from.
 
 Module map (data flows one way)::
 
-    config, errors, dataset      parameters, the error hierarchy, the Dataset model
-    audio -> spectrogram -> ingest   clips to 60 x 130 mel spectrograms (cached, batched)
-    chunks, stats                one-pass mergeable statistics, bounded memory
-    masks, scalers, effects      SNR masks, sklearn scalers, what each does to the data
+    errors, config, settings     the error hierarchy, parameters, the deployment's settings
+    dataset                      the Dataset value (images, labels, groups, provenance)
+    spectrogram, stats           clips to mel images; one-pass mergeable statistics
+    io                           every format: arrays, streaming, zips, labels, audio, uploads
+    masks, scalers, effects      MaskSpec and masks, sklearn scalers, what each does to the data
     experiment                   cross-validated scaler comparison with a verdict
     distributed                  streaming/resumable extraction and stats, optionally on Dask
     figures, report, export      Plotly figures, HTML report, parameter export
     store, auth, cli, demo       dataset store, access control, command line, demo data
-    ui                           the only Streamlit code (the dashboard's helpers)
+    ui                           the only Streamlit code (the dashboard's glue)
 
 The names below are imported lazily, so ``import sndiag`` is cheap.
 
@@ -39,22 +40,25 @@ _LAZY = {
     "ExperimentResult": "sndiag.experiment",
     "Limits": "sndiag.config",
     "Mask": "sndiag.masks",
+    "MaskSpec": "sndiag.masks",
     "PixelStats": "sndiag.stats",
     "SCALERS": "sndiag.scalers",
+    "Settings": "sndiag.settings",
     "SndiagError": "sndiag.errors",
     "SpectrogramConfig": "sndiag.config",
     "compute_stats": "sndiag.stats",
     "evaluate_scaler": "sndiag.effects",
     "extract_chunked": "sndiag.distributed",
-    "from_files": "sndiag.ingest",
-    "from_folder": "sndiag.ingest",
-    "from_zip": "sndiag.ingest",
-    "load": "sndiag.ingest",
-    "load_arrays": "sndiag.ingest",
+    "from_files": "sndiag.io.clips",
+    "from_folder": "sndiag.io.clips",
+    "from_zip": "sndiag.io.clips",
+    "load": "sndiag.io.dispatch",
+    "load_arrays": "sndiag.io.arrays",
     "make_demo": "sndiag.demo",
     "make_scaler": "sndiag.scalers",
     "mask_summary": "sndiag.masks",
     "run_experiment": "sndiag.experiment",
+    "save": "sndiag.io.arrays",
     "scaler_names": "sndiag.scalers",
     "snr_mask": "sndiag.masks",
     "snr_percentile": "sndiag.masks",

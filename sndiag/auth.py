@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from sndiag.settings import Settings
 
 __all__ = ["LoginThrottle", "check_password", "configured_password"]
 
@@ -31,8 +32,7 @@ def configured_password(env: Mapping[str, str] | None = None,
     >>> configured_password({}) is None
     True
     """
-    env = os.environ if env is None else env
-    value = env.get("SNDIAG_PASSWORD") or (secrets or {}).get("sndiag_password")
+    value = Settings.from_env(env).password or (secrets or {}).get("sndiag_password")
     return str(value) if value else None
 
 

@@ -17,15 +17,20 @@ Examples
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
 
+from sndiag.config import SpectrogramConfig, spectrogram_params
 from sndiag.errors import SndiagError
+from sndiag.settings import Settings
 
 app = typer.Typer(
     name="sndiag",
@@ -58,6 +63,62 @@ def _echo_json(payload: Any) -> None:
     typer.echo(json.dumps(payload, indent=2))
 
 
+def _settings() -> Settings:
+    """The deployment settings (environment), read once per command."""
+    return Settings.from_env()
+
+
+def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command one option per :class:`SpectrogramConfig` field, and a ``config`` argument.
+
+    Names, defaults, help and choices come from the dataclass (:func:`spectrogram_params`), so
+    they are written once; the command receives ``config=SpectrogramConfig(...)``.
+    """
+    own = [p for name, p in inspect.signature(func, eval_str=True).parameters.items()
+           if name != "config"]
+    added = []
+    for prm in spectrogram_params():
+        kind: Any = prm.kind if prm.default is not None else prm.kind | None
+        help_ = prm.help + (f" One of: {', '.join(prm.choices)}." if prm.choices else "")
+        added.append(inspect.Parameter(prm.name, inspect.Parameter.KEYWORD_ONLY,
+                                       default=prm.default,
+                                       annotation=Annotated[kind, typer.Option(*prm.cli,
+                                                                               help=help_)]))
+    names = [p.name for p in added]
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        config = SpectrogramConfig(**{k: kwargs.pop(k) for k in names})
+        return func(config=config, **kwargs)
+
+    command.__signature__ = inspect.Signature([*own, *added])  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in [*own, *added]}
+    return command
+
+
+def _mask_spec(mask: str | None, mask_snr: float | None, mask_percentile: float | None,
+               mask_rows: str | None) -> Any:
+    """One :class:`~sndiag.masks.MaskSpec` from ``--mask`` text and the shorthand options."""
+    from sndiag.masks import MaskSpec, parse_rows
+
+    spec = MaskSpec.parse(mask or "none")
+    if mask_snr is not None and mask_percentile is not None:
+        raise SndiagError("give --mask-snr or --mask-percentile, not both (one SNR rule per mask)")
+    if mask_snr is not None:
+        spec = spec.replace(mode="abs", threshold=mask_snr)
+    if mask_percentile is not None:
+        spec = spec.replace(mode="pct", percentile=mask_percentile)
+    if mask_rows:
+        spec = spec.replace(rows=(*spec.rows, *parse_rows(mask_rows)))
+    return spec
+
+
+def _load(path: Path, settings: Settings) -> Any:
+    from sndiag.io.arrays import load_arrays
+
+    return load_arrays(path, limits=settings.limits)
+
+
 SchedulerOpt = Annotated[str | None, typer.Option(
     help="Where to run: none (in-process, default), local or local:N (a local Dask cluster of N "
          "processes), or a Dask scheduler address like tcp://host:8786. Needs "
@@ -65,6 +126,7 @@ SchedulerOpt = Annotated[str | None, typer.Option(
 
 
 @app.command()
+@config_options
 def extract(
     src: Annotated[list[Path], typer.Argument(help="Audio files, folders or .zip archives.")],
     output: Annotated[Path | None, typer.Option(
@@ -72,17 +134,8 @@ def extract(
     label_regex: Annotated[str | None, typer.Option(
         help="Regex on file names with named groups 'label' and optional 'group'.")] = None,
     labels_csv: Annotated[Path | None, typer.Option(help="CSV manifest path,label[,group].")] = None,
-    no_labels: Annotated[bool, typer.Option(help="Do not take labels from folder names.")] = False,
-    sr: Annotated[int, typer.Option(help="Target sample rate (Hz).")] = 22050,
-    n_fft: Annotated[int, typer.Option(help="FFT window (samples).")] = 2048,
-    hop: Annotated[int, typer.Option("--hop", help="Hop length (samples).")] = 512,
-    n_mels: Annotated[int, typer.Option(help="Mel bands (rows).")] = 60,
-    n_frames: Annotated[int, typer.Option(help="Frames (columns); pad or crop to this.")] = 130,
-    fmin: Annotated[float, typer.Option(help="Lowest mel frequency (Hz).")] = 0.0,
-    fmax: Annotated[float | None, typer.Option(help="Highest mel frequency (Hz); default sr/2.")] = None,
-    power: Annotated[float, typer.Option(help="Magnitude exponent (2 = power).")] = 2.0,
-    scale: Annotated[str, typer.Option(help="Output scale: power or db.")] = "power",
-    align: Annotated[str, typer.Option(help="Pad/crop keeping the start or the center.")] = "start",
+    no_labels: Annotated[bool, typer.Option(
+        "--no-labels", help="Do not take labels from folder names.")] = False,
     cache: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
     jobs: Annotated[int, typer.Option(help="Parallel decoding threads.")] = 2,
     out_dir: Annotated[Path | None, typer.Option(
@@ -96,14 +149,13 @@ def extract(
         help="Reuse finished chunks of an interrupted run in --out-dir (same inputs and "
              "settings); --no-resume starts over.")] = True,
     scheduler: SchedulerOpt = None,
+    *,
+    config: SpectrogramConfig,
 ) -> None:
     """Turn audio clips into an (N, n_mels, n_frames) dataset (.npz)."""
-    from sndiag.config import Limits, SpectrogramConfig
-    from sndiag.spectrogram import DiskCache
+    from sndiag.io.feature_cache import DiskCache
 
-    config = SpectrogramConfig(sr=sr, n_fft=n_fft, hop_length=hop, n_mels=n_mels,
-                               n_frames=n_frames, fmin=fmin, fmax=fmax, power=power,
-                               scale=scale, align=align)  # type: ignore[arg-type]
+    settings = _settings()
     for p in src:
         if not p.exists():
             raise SndiagError(f"{p} does not exist; give audio files, a folder or a .zip")
@@ -114,13 +166,14 @@ def extract(
         _extract_chunked(src, output, out_dir or Path(f"{output}.parts"), config=config,
                          label_regex=label_regex, labels_csv=labels_csv, no_labels=no_labels,
                          cache=cache, jobs=jobs, chunk_files=chunk_files, resume=resume,
-                         scheduler=scheduler)
+                         scheduler=scheduler, settings=settings)
         return
     assert output is not None
-    from sndiag.ingest import from_files, from_folder, from_zip
+    from sndiag.io.arrays import save
+    from sndiag.io.clips import from_files, from_folder, from_zip
 
     kw: dict[str, Any] = dict(config=config, label_regex=label_regex, labels_csv=labels_csv,
-                              cache=DiskCache(cache) if cache else None, limits=Limits.from_env(),
+                              cache=DiskCache(cache) if cache else None, limits=settings.limits,
                               n_jobs=jobs)
     if no_labels:
         kw["labels"] = "none"
@@ -132,7 +185,7 @@ def extract(
             ds = from_zip(src[0], progress=update, **kw)
         else:
             ds = from_files([str(p) for p in src], progress=update, **kw)
-    ds.save(output)
+    save(ds, output)
     _echo_skipped(ds.skipped, len(ds.skipped))
     n_groups = 0 if ds.groups is None else len(np.unique(ds.groups))
     typer.echo(f"wrote {output}: X {ds.X.shape}, {len(ds.classes)} labels, {n_groups} groups, "
@@ -149,9 +202,8 @@ def _echo_skipped(skipped: Any, total: int) -> None:
 def _extract_chunked(src: list[Path], output: Path | None, out_dir: Path, *, config: Any,
                      label_regex: str | None, labels_csv: Path | None, no_labels: bool,
                      cache: Path | None, jobs: int, chunk_files: int, resume: bool,
-                     scheduler: str | None) -> None:
+                     scheduler: str | None, settings: Settings) -> None:
     """``extract --out-dir``: chunks written as they finish, resumable, then one .npz."""
-    from sndiag.config import Limits
     from sndiag.distributed import extract_chunked
 
     source: Any = src[0] if len(src) == 1 else [str(p) for p in src]
@@ -160,7 +212,7 @@ def _extract_chunked(src: list[Path], output: Path | None, out_dir: Path, *, con
         with bar:
             res = extract_chunked(source, out_dir, config=config, label_regex=label_regex,
                                   labels_csv=labels_csv, labels="none" if no_labels else "folder",
-                                  cache=cache, limits=Limits.from_env(), n_jobs=jobs,
+                                  cache=cache, limits=settings.limits, n_jobs=jobs,
                                   chunk_files=chunk_files, scheduler=scheduler, resume=resume,
                                   output=output, progress=update)
     except KeyboardInterrupt:
@@ -201,7 +253,9 @@ def stats(
     if output:
         st.to_npz(output)
     if csv:
-        csv.write_text(st.to_csv())
+        from sndiag.io.atomic import atomic_write
+
+        atomic_write(csv, st.to_csv())
     if as_json:
         _echo_json({"dataset": res.summary(), **st.to_json_summary()})
         return
@@ -223,20 +277,30 @@ def stats(
 def demo(output: OutOpt, seed: Annotated[int, typer.Option(help="Random seed.")] = 0) -> None:
     """Write the built-in synthetic demo dataset."""
     from sndiag.demo import make_demo
+    from sndiag.io.arrays import save
 
     ds = make_demo(seed=seed)
-    ds.save(output)
+    save(ds, output)
     typer.echo(f"wrote {output}: synthetic demo, X {ds.X.shape}, {len(ds.classes)} classes")
 
 
 @app.command()
 def scalers() -> None:
-    """List the scaler names and what each does."""
+    """List the scaler names, what each does, and how to chain them."""
     from sndiag.scalers import SCALERS
 
     width = max(map(len, SCALERS))
     for name, info in SCALERS.items():
         typer.echo(f"{name:<{width}}  {info.description}")
+    stateless = ", ".join(n for n, i in SCALERS.items() if i.stateless and n != "none")
+    typer.echo("")
+    typer.echo(f"Chain with '+': stateless steps ({stateless}) first, then at most one fitted "
+               "scaler, e.g. db+band, log1p+standard, pcen+global.")
+
+
+MaskOpt = Annotated[str | None, typer.Option(
+    "--mask", help="Mask as text: snr<X or pP, rows:0-4,17, auto (empty bands), joined by '+', "
+                   "e.g. 'p10+rows:43-59'.")]
 
 
 @app.command()
@@ -247,6 +311,7 @@ def scale(
     std_floor: Annotated[float | None, typer.Option(help="Absolute std floor (std_floor).")] = None,
     floor_percentile: Annotated[float | None, typer.Option(
         help="Std floor as a percentile of the std map (std_floor).")] = None,
+    mask: MaskOpt = None,
     mask_snr: Annotated[float | None, typer.Option(help="Mask rows with SNR below this.")] = None,
     mask_percentile: Annotated[float | None, typer.Option(
         help="Mask rows with SNR below this percentile.")] = None,
@@ -254,16 +319,15 @@ def scale(
 ) -> None:
     """Fit a scaler (and optional mask) on a training set; write its parameters (.npz or .json)."""
     from sndiag.export import fit_and_export
-    from sndiag.ingest import load_arrays
 
     params: dict[str, Any] = {}
     if std_floor is not None:
         params["floor"] = std_floor
     if floor_percentile is not None:
         params["floor_percentile"] = floor_percentile
-    ds = load_arrays(input)
-    result = fit_and_export(ds, scaler=scaler, scaler_params=params, mask_snr=mask_snr,
-                            mask_percentile=mask_percentile, mask_rows=mask_rows, path=output)
+    spec = _mask_spec(mask, mask_snr, mask_percentile, mask_rows)
+    ds = _load(input, _settings())
+    result = fit_and_export(ds, scaler=scaler, scaler_params=params, mask=spec, path=output)
     typer.echo(f"wrote {output}: {result}")
 
 
@@ -273,6 +337,9 @@ def compare(
     scalers: Annotated[str | None, typer.Option(
         help="Comma-separated scaler names (default: none,standard,std_floor,band,global,"
              "robust,minmax,db,log1p); 'none' is always added as the baseline.")] = None,
+    mask: Annotated[list[str] | None, typer.Option(
+        "--mask", help="Also run every scaler with this mask (repeatable): snr<X or pP, "
+                       "rows:0-4,17, auto, joined by '+', e.g. 'p10+rows:43-59'.")] = None,
     mask_snr: Annotated[float | None, typer.Option(
         help="Also run every scaler with rows of SNR below this masked.")] = None,
     mask_percentile: Annotated[float | None, typer.Option(
@@ -290,15 +357,15 @@ def compare(
 ) -> None:
     """Does normalization help? Cross-validate each scaler (x mask) against the raw data."""
     from sndiag.experiment import DEFAULT_SCALERS, format_table, run_experiment
-    from sndiag.ingest import load_arrays
+    from sndiag.masks import MaskSpec
 
-    masks = ["none"]
+    masks = [MaskSpec(), *(MaskSpec.parse(m) for m in mask or [])]
     if mask_snr is not None:
-        masks.append(f"snr<{mask_snr:g}")
+        masks.append(MaskSpec(mode="abs", threshold=mask_snr))
     if mask_percentile is not None:
-        masks.append(f"p{mask_percentile:g}")
+        masks.append(MaskSpec(mode="pct", percentile=mask_percentile))
     names = DEFAULT_SCALERS if scalers is None else [s for s in scalers.split(",") if s.strip()]
-    ds = load_arrays(input)
+    ds = _load(input, _settings())
     bar, update = _progress("fitting folds")
     with bar:
         result = run_experiment(ds, scalers=names, masks=masks,
@@ -306,7 +373,9 @@ def compare(
                                 folds=folds, epochs=epochs, n_jobs=jobs, random_state=seed,
                                 groups="none" if ignore_groups else "auto", progress=update)
     if json_out is not None:
-        json_out.write_text(json.dumps(result.to_dict(), indent=2))
+        from sndiag.io.atomic import atomic_write
+
+        atomic_write(json_out, json.dumps(result.to_dict(), indent=2))
     typer.echo(f"{ds.name}: {ds.n_clips} clips, {result.splitter}, {result.classifier}, "
                f"{result.seconds:.1f} s")
     typer.echo(format_table(result))

@@ -7,17 +7,27 @@ from JSON-ready dictionaries so they can be stored in a dataset's provenance.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sndiag.errors import ParameterError
 
-__all__ = ["Limits", "SpectrogramConfig"]
+__all__ = ["DEFAULT_SHAPE", "Limits", "Param", "SpectrogramConfig", "spectrogram_params"]
 
 Scale = Literal["power", "db"]
 Align = Literal["start", "center"]
+
+
+def _param(default: Any, help: str, *, label: str | None = None, low: float | None = None,
+           high: float | None = None, step: float | None = None,
+           choices: tuple[str, ...] | None = None, cli: tuple[str, ...] | None = None) -> Any:
+    """A config field with what the CLI and the Data page need to offer it
+    (:func:`spectrogram_params`)."""
+    return field(default=default, metadata={"help": help, "label": label, "low": low,
+                                            "high": high, "step": step, "choices": choices,
+                                            "cli": cli})
+
 
 
 @dataclass(frozen=True)
@@ -63,17 +73,25 @@ class SpectrogramConfig:
     True
     """
 
-    sr: int = 22050
-    n_fft: int = 2048
-    hop_length: int = 512
-    n_mels: int = 60
-    n_frames: int = 130
-    fmin: float = 0.0
-    fmax: float | None = None
-    power: float = 2.0
-    scale: Scale = "power"
-    top_db: float | None = 80.0
-    align: Align = "start"
+    sr: int = _param(22050, "Target sample rate (Hz); every clip is resampled to it.",
+                     label="Sample rate (Hz)", low=1000, high=192000, step=1000)
+    n_fft: int = _param(2048, "FFT window (samples).", low=64, high=16384, step=256)
+    hop_length: int = _param(512, "Hop length (samples) between frames.", label="hop_length",
+                             low=16, high=8192, step=64, cli=("--hop-length", "--hop"))
+    n_mels: int = _param(60, "Mel bands (rows of the image).", label="n_mels (rows)", low=8,
+                         high=256, step=4)
+    n_frames: int = _param(130, "Frames (columns of the image); clips are padded or cropped to "
+                           "fit.", label="n_frames (columns)", low=8, high=4096, step=10)
+    fmin: float = _param(0.0, "Lowest mel frequency (Hz).", label="fmin (Hz)", low=0.0, step=10.0)
+    fmax: float | None = _param(None, "Highest mel frequency (Hz); default sr/2.",
+                                label="fmax (Hz, 0 = sr/2)", low=0.0, step=100.0)
+    power: float = _param(2.0, "Magnitude exponent (2 = power, 1 = magnitude).",
+                          label="power (2 = power, 1 = magnitude)", low=0.5, high=4.0, step=0.5)
+    scale: Scale = _param("power", "Output scale: power (linear mel) or db.",
+                          label="Output scale", choices=("power", "db"))
+    top_db: float | None = _param(80.0, "Dynamic range kept by the dB scale (dB).", low=1.0)
+    align: Align = _param("start", "Pad/crop keeping the start or the center of each clip.",
+                          label="Pad / crop keeping the", choices=("start", "center"))
 
     def __post_init__(self) -> None:
         for name in ("sr", "n_fft", "hop_length", "n_mels", "n_frames"):
@@ -135,17 +153,60 @@ class SpectrogramConfig:
         return cls(**dict(params))
 
 
-def _env_number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ParameterError(f"environment variable {name}={raw!r} must be a number") from None
-    if value <= 0:
-        raise ParameterError(f"environment variable {name}={raw!r} must be positive")
-    return value
+@dataclass(frozen=True)
+class Param:
+    """One :class:`SpectrogramConfig` parameter as the command line and the Data page offer it.
+
+    Attributes
+    ----------
+    name : str
+        Field name (and keyword of :class:`SpectrogramConfig`).
+    default : Any
+        Its default (the only place defaults are written is the dataclass itself).
+    help, label : str
+        One-line help and a short label.
+    low, high, step : float or None
+        Range and step of a number input.
+    choices : tuple of str or None
+        Allowed values of a text option.
+    cli : tuple of str
+        Option names, e.g. ``("--hop-length", "--hop")``.
+    kind : type
+        ``int``, ``float`` or ``str``.
+    """
+
+    name: str
+    default: Any
+    help: str
+    label: str
+    low: float | None
+    high: float | None
+    step: float | None
+    choices: tuple[str, ...] | None
+    cli: tuple[str, ...]
+    kind: type
+
+
+def spectrogram_params() -> list[Param]:
+    """The parameters of :class:`SpectrogramConfig`, with defaults, help and ranges.
+
+    Examples
+    --------
+    >>> [(p.name, p.default, p.cli) for p in spectrogram_params()][:3]
+    [('sr', 22050, ('--sr',)), ('n_fft', 2048, ('--n-fft',)), ('hop_length', 512, ('--hop-length', '--hop'))]
+    """
+    out = []
+    for f in dataclasses.fields(SpectrogramConfig):
+        m = f.metadata
+        kind = str if m["choices"] else (int if isinstance(f.default, int) else float)
+        out.append(Param(f.name, f.default, m["help"], m["label"] or f.name, m["low"], m["high"],
+                         m["step"], m["choices"], m["cli"] or ("--" + f.name.replace("_", "-"),),
+                         kind))
+    return out
+
+
+#: ``(n_mels, n_frames)`` of the default config: the image shape of the question (60 x 130).
+DEFAULT_SHAPE: tuple[int, int] = SpectrogramConfig().shape
 
 
 @dataclass(frozen=True)
@@ -169,9 +230,14 @@ class Limits:
     max_zip_members : int
         Most entries in one zip (``SNDIAG_MAX_ZIP_MEMBERS``).
 
+    Every input path (audio, zips, arrays, uploads, streamed files) takes one ``Limits``; the
+    CLI and the dashboard read theirs from the environment through
+    :meth:`sndiag.settings.Settings.from_env`, and so do the Python API's functions when given
+    none.
+
     Examples
     --------
-    >>> Limits.from_env({"SNDIAG_MAX_CLIPS": "10"}).max_clips
+    >>> Limits(max_clips=10).max_clips
     10
     """
 
@@ -181,17 +247,3 @@ class Limits:
     max_unzipped_mb: float = 2000.0
     max_zip_ratio: float = 200.0
     max_zip_members: int = 200_000
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
-        """Read limits from ``SNDIAG_*`` environment variables, defaults elsewhere."""
-        env = os.environ if env is None else env
-        d = cls()
-        return cls(
-            max_upload_mb=_env_number(env, "SNDIAG_MAX_UPLOAD_MB", d.max_upload_mb),
-            max_clips=int(_env_number(env, "SNDIAG_MAX_CLIPS", d.max_clips)),
-            max_clip_seconds=_env_number(env, "SNDIAG_MAX_CLIP_SECONDS", d.max_clip_seconds),
-            max_unzipped_mb=_env_number(env, "SNDIAG_MAX_UNZIPPED_MB", d.max_unzipped_mb),
-            max_zip_ratio=_env_number(env, "SNDIAG_MAX_ZIP_RATIO", d.max_zip_ratio),
-            max_zip_members=int(_env_number(env, "SNDIAG_MAX_ZIP_MEMBERS", d.max_zip_members)),
-        )

@@ -1,24 +1,24 @@
 """The :class:`Dataset`: spectrograms, labels, groups, clip names, provenance, content hash.
 
-A dataset is immutable once built. It is saved as a plain ``.npz`` (no pickled objects anywhere):
-``X`` float32 (N, n_mels, n_frames), ``y`` and ``groups`` as unicode arrays (absent when unknown),
-``names`` as a unicode array and ``provenance`` as a JSON string.
+A dataset is an immutable value. It knows nothing of files: :mod:`sndiag.io` reads and writes
+it (``sndiag.io.save(ds, path)``, ``sndiag.io.load(path)``), and its images are checked by the
+same :func:`sndiag.images.check_images` every reader uses.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import io
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sndiag.errors import DataError, ShapeError
+from sndiag.config import SpectrogramConfig
+from sndiag.errors import DataError, ParameterError, ShapeError
+from sndiag.images import check_images
 
 __all__ = ["Dataset", "Skipped"]
 
@@ -111,23 +111,7 @@ class Dataset:
     skipped: tuple[Skipped, ...] = ()
 
     def __post_init__(self) -> None:
-        X = np.asarray(self.X)
-        if X.dtype == object:
-            raise DataError("X holds Python objects; give a numeric array")
-        if X.dtype.kind not in "biuf":
-            raise DataError(f"X has dtype {X.dtype}; give real numbers (float or int)")
-        if X.ndim != 3:
-            raise ShapeError(f"X has shape {X.shape}; expected (n_clips, n_mels, n_frames)")
-        if X.shape[0] == 0:
-            raise DataError("X holds no clips; give at least one")
-        X = np.ascontiguousarray(X, dtype=np.float32)
-        bad = ~np.isfinite(X)
-        if bad.any():
-            first = [tuple(int(i) for i in p) for p in np.argwhere(bad)[:3]]
-            raise DataError(
-                f"X has {int(bad.sum())} NaN/Inf values (first at {first}); "
-                "fix the source or load with nan_policy='zero'"
-            )
+        X = check_images(self.X, where="X").X
         n = X.shape[0]
         object.__setattr__(self, "X", X)
         object.__setattr__(self, "y", _as_str_array(self.y, n, "y"))
@@ -182,6 +166,40 @@ class Dataset:
     def is_synthetic(self) -> bool:
         return bool(self.provenance.get("synthetic", False))
 
+    @property
+    def config(self) -> SpectrogramConfig | None:
+        """How the images were extracted (``provenance["config"]``), or None when unknown.
+
+        Steps that depend on the audio's time base (PCEN's time constant, playback) take their
+        ``sr`` and ``hop_length`` from here.
+
+        Examples
+        --------
+        >>> X = np.zeros((1, 60, 130), dtype=np.float32)
+        >>> Dataset(X, provenance={"config": {"sr": 8000, "hop_length": 64}}).config.hop_length
+        64
+        >>> Dataset(X).config is None
+        True
+        """
+        cfg = self.provenance.get("config")
+        if not isinstance(cfg, Mapping):
+            return None
+        try:
+            return SpectrogramConfig.from_dict(cfg)
+        except (ParameterError, TypeError):
+            return None
+
+    def replace(self, **changes: Any) -> Dataset:
+        """A copy with some fields changed (``provenance=...``, ``y=...``), checked like a new one.
+
+        Examples
+        --------
+        >>> ds = Dataset(np.zeros((1, 2, 2)), provenance={"name": "a"})
+        >>> ds.replace(provenance={"name": "b"}).name
+        'b'
+        """
+        return dataclasses.replace(self, **changes)
+
     def subset(self, index: np.ndarray | Sequence[int]) -> Dataset:
         """Dataset of the clips at ``index`` (same provenance, no skipped list)."""
         idx = np.asarray(index)
@@ -213,52 +231,6 @@ class Dataset:
             "synthetic": self.is_synthetic,
             "n_skipped": len(self.skipped),
         }
-
-    # -- persistence ----------------------------------------------------------------------
-    def to_npz_bytes(self) -> bytes:
-        """The dataset as ``.npz`` bytes (see :meth:`save`)."""
-        buf = io.BytesIO()
-        arrays: dict[str, np.ndarray] = {"X": self.X, "names": self.names}
-        if self.y is not None:
-            arrays["y"] = self.y
-        if self.groups is not None:
-            arrays["groups"] = self.groups
-        meta = {"provenance": self.provenance, "skipped": [s.to_dict() for s in self.skipped]}
-        arrays["meta"] = np.array(json.dumps(meta))
-        np.savez(buf, **arrays)
-        return buf.getvalue()
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the dataset to ``path`` (``.npz``) atomically; return the path.
-
-        Examples
-        --------
-        >>> import tempfile, os
-        >>> ds = Dataset(np.ones((1, 2, 2)))
-        >>> p = ds.save(os.path.join(tempfile.mkdtemp(), "d.npz"))
-        >>> Dataset.load(p).content_hash == ds.content_hash
-        True
-        """
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(self.to_npz_bytes())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str] | io.BytesIO) -> Dataset:
-        """Read a dataset written by :meth:`save` (never unpickles anything).
-
-        Plain array files (``.npy``, or ``.npz`` without sndiag metadata) go through
-        :func:`sndiag.ingest.load_arrays`, which accepts more layouts.
-        """
-        from sndiag.ingest import load_arrays
-
-        return load_arrays(path)
-
 
 def guess_scale(X: np.ndarray) -> str:
     """Guess whether spectrogram values are linear power/magnitude or decibels.

@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from sndiag.config import SpectrogramConfig
 from sndiag.errors import DataError, ParameterError, ShapeError
-from sndiag.figures import sample_positions, subsample_values
 from sndiag.masks import Mask, format_ranges
-from sndiag.stats import Moments, PixelStats, compute_stats
+from sndiag.scalers import affine_maps, make_scaler
+from sndiag.stats import Moments, PixelStats, compute_stats, sample_positions, subsample_values
 
 __all__ = ["ScalerEffect", "compare_effects", "describe_effect", "evaluate_scaler", "format_gain"]
 
@@ -65,7 +66,7 @@ class ScalerEffect:
         Noise gain of the scaler (``scaler.gain_map(X)``): the factor applied to a small
         perturbation of each pixel.
     hist_before, hist_after : np.ndarray [shape=(<= 200000,)]
-        Random finite values of the data before and after (:func:`~sndiag.figures.subsample_values`).
+        Random finite values of the data before and after (:func:`~sndiag.stats.subsample_values`).
     reading : str
         One plain-language line from :func:`describe_effect`.
     worst_rows : list of (int, float)
@@ -424,18 +425,18 @@ def _after_affine(scaler: Any, X: np.ndarray, stats: PixelStats, mask: Mask | No
 
     ``(x - offset) / scale`` moves each pixel's mean to ``(mean - offset) / scale`` and divides
     its std by ``scale``; its extreme values bound the output, so finiteness is known too. Only
-    the example clip and the histogram sample (:func:`~sndiag.figures.sample_positions`, the
-    positions :func:`~sndiag.figures.subsample_values` would read) are transformed. None when
+    the example clip and the histogram sample (:func:`~sndiag.stats.sample_positions`, the
+    positions :func:`~sndiag.stats.subsample_values` would read) are transformed. None when
     the scaler is not affine, ``stats`` do not describe all of ``X``, or the output may overflow
     (the caller then transforms everything).
     """
-    if not (hasattr(scaler, "offset_") and hasattr(scaler, "scale_")):
+    maps = affine_maps(scaler)
+    if maps is None:
         return None
-    n, img = X.shape[0], X.shape[1:]
+    n = X.shape[0]
     if int(stats.n) != n or not np.all(np.asarray(stats.count) == n):
         return None
-    off = np.broadcast_to(np.asarray(scaler.offset_, dtype=np.float64), img)
-    sc = np.broadcast_to(np.asarray(scaler.scale_, dtype=np.float64), img)
+    off, sc = maps
     mean, std, lo, hi = (np.asarray(a, dtype=np.float64)
                          for a in (stats.mean, stats.std, stats.min, stats.max))
     if mask is not None:  # the masked pixels of X are all 0
@@ -512,9 +513,10 @@ def _after_whole(scaler: Any, X: np.ndarray, example: int, rng_seed: int) -> _Af
 def _gain(scaler: Any, X_fit: np.ndarray, std_before: np.ndarray, std_after: np.ndarray) -> np.ndarray:
     """The scaler's per-pixel noise gain, without transforming ``X_fit`` a second time.
 
-    An affine scaler's gain is its own ``1 / scale_``. Any other scaler's ``gain_map(X)`` is the
-    empirical ``std(transform(X)) / std(X)`` (gain 1 where ``std(X)`` is ~0): the same ratio is
-    taken here from the moments already computed, which saves a full transform of the data.
+    An affine scaler's gain is its own ``1 / scale`` (:func:`~sndiag.scalers.affine_maps`). Any
+    other scaler's ``gain_map(X)`` is the empirical ``std(transform(X)) / std(X)`` (gain 1 where
+    ``std(X)`` is ~0): the same ratio is taken here from the moments already computed, which
+    saves a full transform of the data.
 
     Examples
     --------
@@ -525,8 +527,9 @@ def _gain(scaler: Any, X_fit: np.ndarray, std_before: np.ndarray, std_after: np.
     >>> bool(np.allclose(_gain(s, X, sx, sz), s.gain_map(X)))
     True
     """
-    if hasattr(scaler, "scale_") and hasattr(scaler, "offset_"):
-        return np.array(scaler.gain_map(X_fit), dtype=np.float64)
+    maps = affine_maps(scaler)
+    if maps is not None:
+        return 1.0 / maps[1]
     gain = np.asarray(std_after, dtype=np.float64) / np.where(std_before == 0, 1.0, std_before)
     flat = np.abs(std_before) < 10 * np.finfo(np.float64).eps
     gain[flat | ~np.isfinite(gain)] = 1.0
@@ -542,6 +545,7 @@ def evaluate_scaler(
     example_index: int = 0,
     mask: Mask | None = None,
     rng_seed: int = 0,
+    config: SpectrogramConfig | None = None,
 ) -> ScalerEffect:
     """Fit scaler ``name`` on ``X_train`` and measure what it does.
 
@@ -562,6 +566,9 @@ def evaluate_scaler(
         Applied with ``mode="zero"`` before fitting, as in the experiment pipeline.
     rng_seed : int
         Seed of the histogram subsamples.
+    config : SpectrogramConfig, optional
+        How ``X_train`` was extracted (``Dataset.config``): PCEN's sample rate and hop come
+        from here (see :func:`sndiag.scalers.make_scaler`).
 
     Returns
     -------
@@ -603,10 +610,8 @@ def evaluate_scaler(
             raise ParameterError(f"mask is a {type(mask).__name__}; give a sndiag.masks.Mask")
         X_fit = mask.apply(X, mode="zero")
         masked_rows = np.array(mask.rows, dtype=bool)
-    from sndiag.scalers import make_scaler
-
     params = dict(params or {})
-    scaler = make_scaler(name, **params)
+    scaler = make_scaler(name, config=config, **params)
     example = int(example_index) % n
     with np.errstate(all="ignore"):
         scaler.fit(X_fit)
@@ -667,7 +672,8 @@ def compare_effects(
     stats : PixelStats, optional
         Statistics of ``X_train``, computed once when omitted.
     **kw
-        Passed to :func:`evaluate_scaler` (``example_index``, ``mask``, ``rng_seed``).
+        Passed to :func:`evaluate_scaler` (``example_index``, ``mask``, ``rng_seed``,
+        ``config``).
 
     Returns
     -------

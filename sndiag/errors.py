@@ -13,7 +13,8 @@ Hierarchy::
     ├── DecodeError        an audio file cannot be decoded
     ├── ArchiveError       a zip file is unsafe or unreadable (traversal, links, bombs)
     ├── LimitError         an input exceeds a documented limit (size, clip count, duration)
-    └── StoreError         the dataset store cannot read or write an entry
+    ├── StoreError         the dataset store cannot read or write an entry
+    └── WriteError         an output file cannot be written (the old file is kept; also an OSError)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "ShapeError",
     "SndiagError",
     "StoreError",
+    "WriteError",
 ]
 
 
@@ -65,3 +67,7 @@ class LimitError(SndiagError):
 
 class StoreError(SndiagError):
     """The dataset store cannot read or write an entry."""
+
+
+class WriteError(SndiagError, OSError):
+    """An output file cannot be written (full disk, no permission); the previous file is kept."""

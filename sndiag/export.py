@@ -1,20 +1,24 @@
 """Export a fitted scaler and mask so a training script can apply them without sndiag.
 
-Every scaler sndiag offers is, after its stateless compression steps (``db``, ``log1p``,
-``pcen``, ``clip``), an affine per-pixel map ``(x - offset) / scale``. :func:`export_params`
-recovers ``offset`` and ``scale`` by probing the fitted scaler with an all-zeros and an all-ones
-image (``t(0) = -offset/scale``, ``t(1) - t(0) = 1/scale``) and checks the result on training
-clips, so the export needs no knowledge of each scaler's internals and the training script needs
-nothing but numpy for the affine part.
+Every scaler sndiag offers is stateless compression steps (``db``, ``log1p``, ``pcen``, ``clip``)
+followed by at most one fitted per-pixel affine map ``(x - offset) / scale``, whose maps the
+scaler gives itself (:func:`sndiag.scalers.affine_maps`). An :class:`ExportedScaler` holds exactly
+that, the mask, and the scaler's full fitted state (:func:`sndiag.scalers.scaler_params`), so the
+same file serves a numpy-only training script and ``ExportedScaler.scaler()`` (an estimator that
+can continue ``partial_fit``). It is the one exported-scaler format.
 
 Layout of the ``.npz`` (JSON has the same keys, arrays as nested lists)::
 
+    format        "sndiag-scaler/1"
     name          scaler name, e.g. "db+band"
     params        JSON of the scaler's parameters
     compress      JSON list of [name, params] stateless steps applied first (may be empty)
     offset, scale float32 (n_mels, n_frames) affine part (identity when absent)
     mask_rows     bool (n_mels,)            rows zeroed before scaling
     mask_pixels   bool (n_mels, n_frames)   pixels zeroed before scaling
+    mask          the MaskSpec text the mask was built from ("none" when empty)
+    fitted_on     which clips the parameters were fitted on, in words
+    state/<key>   the scaler's fitted state (scaler_params), to rebuild the estimator
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +35,24 @@ import numpy as np
 
 from sndiag.dataset import Dataset
 from sndiag.errors import DataError, ParameterError
+from sndiag.io.atomic import atomic_write
+from sndiag.masks import Mask, MaskSpec
 
 __all__ = [
+    "FORMAT",
     "ExportedScaler",
     "export_params",
     "fit_and_export",
+    "fit_export",
     "load_params",
     "params_json",
     "params_npz_bytes",
-    "parse_rows",
     "training_snippet",
 ]
+
+#: Format tag of an export file.
+FORMAT = "sndiag-scaler/1"
+_ARRAYS = ("offset", "scale", "mask_rows", "mask_pixels")
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,9 @@ class ExportedScaler:
     scale: np.ndarray
     mask_rows: np.ndarray
     mask_pixels: np.ndarray
+    mask: str = "none"
+    fitted_on: str = ""
+    state: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -80,8 +94,25 @@ class ExportedScaler:
             X = _stateless(step, params).transform(X)
         return ((X - self.offset) / self.scale).astype(np.float32)
 
+    def scaler(self) -> Any:
+        """The fitted sndiag estimator, rebuilt from :attr:`state` (``partial_fit`` continues).
+
+        Raises
+        ------
+        DataError
+            When the export carries no state (written by an older sndiag).
+        """
+        if not self.state:
+            raise DataError("this export carries no fitted state; export the scaler again with "
+                            "this sndiag to rebuild the estimator")
+        from sndiag.scalers import scaler_from_params
+
+        return scaler_from_params(self.state)
+
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {
+        """Everything as arrays and strings, for ``np.savez`` (no pickled objects)."""
+        out = {
+            "format": np.array(FORMAT),
             "name": np.array(self.name),
             "params": np.array(json.dumps(self.params)),
             "compress": np.array(json.dumps([list(c) for c in self.compress])),
@@ -89,14 +120,18 @@ class ExportedScaler:
             "scale": self.scale.astype(np.float32),
             "mask_rows": self.mask_rows.astype(bool),
             "mask_pixels": self.mask_pixels.astype(bool),
+            "mask": np.array(self.mask),
+            "fitted_on": np.array(self.fitted_on),
         }
+        for key, value in self.state.items():
+            out[f"state/{key}"] = np.asarray(value)
+        return out
 
 
-def _stateless(name: str, params: dict[str, Any]):
+def _stateless(name: str, params: dict[str, Any]) -> Any:
     from sndiag.scalers import make_scaler
 
-    scaler = make_scaler(name, **params)
-    return scaler.fit(np.zeros((1, 1, 1), dtype=np.float32))
+    return make_scaler(name, **params).fit(np.zeros((1, 1, 1), dtype=np.float32))
 
 
 def _split_name(name: str) -> tuple[list[str], str | None]:
@@ -116,53 +151,101 @@ def _split_name(name: str) -> tuple[list[str], str | None]:
     return head, last
 
 
+def _step_params(scaler: Any, step: str) -> dict[str, Any]:
+    """The constructor parameters of one step of a fitted scaler (``shape`` left out)."""
+    est = dict(scaler.steps)[step] if hasattr(scaler, "steps") else scaler
+    return {k: v for k, v in est.get_params(deep=False).items() if k != "shape"}
+
+
 def export_params(scaler: Any, *, name: str, params: dict[str, Any] | None = None,
-                  X_train: np.ndarray, mask: Any = None) -> ExportedScaler:
-    """Reduce a scaler fitted on ``X_train`` (after ``mask``) to an :class:`ExportedScaler`.
+                  shape: tuple[int, int] | None = None, mask: Mask | None = None,
+                  mask_spec: MaskSpec | None = None, fitted_on: str = "") -> ExportedScaler:
+    """Reduce a fitted scaler (and the mask it was fitted after) to an :class:`ExportedScaler`.
 
     Parameters
     ----------
     scaler : estimator
-        The fitted scaler from :func:`sndiag.scalers.make_scaler` (``name`` and ``params`` as
+        A fitted scaler from :func:`sndiag.scalers.make_scaler` (``name`` and ``params`` as
         passed to it).
-    X_train : np.ndarray [shape=(n, n_mels, n_frames)]
-        Training clips (after masking), used to check the exported map reproduces the scaler.
-    mask : sndiag.masks.Mask or None
+    shape : (int, int), optional
+        ``(n_mels, n_frames)``; taken from the scaler's fitted layout when omitted.
+    mask : Mask, optional
+        The mask applied before fitting (zeroed in :meth:`ExportedScaler.transform`).
+    mask_spec : MaskSpec, optional
+        What the mask was built from (recorded).
+    fitted_on : str
+        Which clips the parameters come from, in words.
 
     Raises
     ------
     ParameterError
         When the scaler is not stateless steps followed by one per-pixel affine map.
     """
+    from sndiag.scalers import affine_maps, scaler_params
+
     params = dict(params or {})
-    X_train = np.asarray(X_train, dtype=np.float32)
-    shape = X_train.shape[1:]
     head, last = _split_name(name)
-    compress = tuple((h, params if last is None and len(head) == 1 else {}) for h in head)
-    Z = X_train[: min(len(X_train), 16)]
-    for step, p in compress:
-        Z = _stateless(step, p).transform(Z)
+    compress = tuple((h, _step_params(scaler, h)) for h in head)
+    final = scaler.steps[-1][1] if hasattr(scaler, "steps") else scaler
+    img = shape or tuple(getattr(final, "image_shape_", ()) or ())
+    if len(img) != 2:
+        raise ParameterError("give shape=(n_mels, n_frames): the scaler does not record it")
+    img = (int(img[0]), int(img[1]))
     if last is None:
-        offset, scale = np.zeros(shape, np.float32), np.ones(shape, np.float32)
+        offset, scale = np.zeros(img), np.ones(img)
     else:
-        final = scaler.steps[-1][1] if hasattr(scaler, "steps") else scaler
-        probe = np.stack([np.zeros(shape), np.ones(shape)]).astype(np.float32)
-        t0, t1 = (np.asarray(a, dtype=np.float64) for a in final.transform(probe))
-        gain = t1 - t0
-        if np.any(gain == 0) or not np.all(np.isfinite(gain)):
+        maps = affine_maps(final)
+        if maps is None:
             raise ParameterError(f"scaler {name!r} is not a per-pixel affine map; export it with "
                                  "sndiag's Python API instead")
-        scale = (1.0 / gain).astype(np.float32)
-        offset = (-t0 / gain).astype(np.float32)
-        expected = np.asarray(final.transform(Z), dtype=np.float64)
-        got = (Z - offset) / scale
-        if not np.allclose(got, expected, rtol=1e-3, atol=1e-3 * (1 + np.abs(expected).max())):
-            raise ParameterError(f"scaler {name!r} is not a per-pixel affine map (e.g. per-clip); "
-                                 "export it with sndiag's Python API instead")
-    rows = np.zeros(shape[0], bool) if mask is None else np.asarray(mask.rows, bool)
-    pixels = np.zeros(shape, bool) if mask is None else np.asarray(mask.pixels, bool)
-    return ExportedScaler(name=name, params=params, compress=compress, offset=offset,
-                          scale=scale, mask_rows=rows, mask_pixels=pixels)
+        offset, scale = maps
+    rows = np.zeros(img[0], bool) if mask is None else np.asarray(mask.rows, bool)
+    pixels = np.zeros(img, bool) if mask is None else np.asarray(mask.pixels, bool)
+    return ExportedScaler(name=name, params=params, compress=compress,
+                          offset=offset.astype(np.float32), scale=scale.astype(np.float32),
+                          mask_rows=rows, mask_pixels=pixels,
+                          mask=(mask_spec or MaskSpec()).spec, fitted_on=fitted_on,
+                          state=scaler_params(scaler))
+
+
+def fit_export(ds: Dataset, *, scaler: str, params: Mapping[str, Any] | None = None,
+               mask: MaskSpec | str | None = None, stats: Any = None) -> ExportedScaler:
+    """Build the mask on ``ds``, fit ``scaler`` on the masked clips, and export both.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The training clips: everything the parameters are fitted on.
+    scaler : str
+        A scaler name or composition (``"db+band"``).
+    params : Mapping, optional
+        Scaler options (checked against the registry's).
+    mask : MaskSpec or str, optional
+        Built on ``ds``'s statistics (:meth:`MaskSpec.build`).
+    stats : PixelStats, optional
+        Statistics of ``ds`` when already computed.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).gamma(2.0, 1.0, size=(20, 4, 5))
+    >>> ex = fit_export(Dataset(X), scaler="band", mask="rows:0")
+    >>> ex.mask, ex.mask_rows.tolist(), ex.fitted_on
+    ('rows:0', [True, False, False, False], 'all 20 clips')
+    """
+    from sndiag.scalers import make_scaler
+    from sndiag.stats import compute_stats
+
+    spec = MaskSpec.parse(mask) if mask is not None else MaskSpec()
+    built = None
+    if not spec.is_empty:
+        stats = stats if stats is not None else compute_stats(ds.X, quantiles="none")
+        built = spec.resolved(stats).build(stats)
+        spec = spec.resolved(stats)
+    X = ds.X if built is None else built.apply(ds.X, mode="zero")
+    p = dict(params or {})
+    fitted = make_scaler(scaler, config=ds.config, **p).fit(X)
+    return export_params(fitted, name=scaler, params=p, shape=ds.shape, mask=built,
+                         mask_spec=spec, fitted_on=f"all {ds.n_clips} clips")
 
 
 def params_npz_bytes(exported: ExportedScaler) -> bytes:
@@ -172,62 +255,55 @@ def params_npz_bytes(exported: ExportedScaler) -> bytes:
     return buf.getvalue()
 
 
+def _jsonable(value: Any) -> Any:
+    arr = np.asarray(value)
+    return arr.tolist() if arr.ndim else arr.item()
+
+
 def params_json(exported: ExportedScaler) -> str:
     """The export as JSON text (arrays as nested lists)."""
-    d: dict[str, Any] = {"name": exported.name, "params": exported.params,
-                         "compress": [list(c) for c in exported.compress]}
-    for key in ("offset", "scale", "mask_rows", "mask_pixels"):
+    d: dict[str, Any] = {"format": FORMAT, "name": exported.name, "params": exported.params,
+                         "compress": [list(c) for c in exported.compress],
+                         "mask": exported.mask, "fitted_on": exported.fitted_on}
+    for key in _ARRAYS:
         d[key] = getattr(exported, key).tolist()
+    d["state"] = {k: _jsonable(v) for k, v in exported.state.items()}
     return json.dumps(d)
 
 
 def load_params(source: str | os.PathLike[str] | bytes) -> ExportedScaler:
-    """Read an export written by :func:`params_npz_bytes` or :func:`params_json`."""
+    """Read an export written by :func:`params_npz_bytes` or :func:`params_json`.
+
+    Raises
+    ------
+    DataError
+        When the file is not an sndiag scaler export.
+    """
     try:
-        if isinstance(source, bytes | bytearray):
-            raw = bytes(source)
-        else:
-            raw = Path(source).read_bytes()
+        raw = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
         if raw[:1] in (b"{", b" "):
             d = json.loads(raw)
-            arrays = {k: np.asarray(d[k]) for k in ("offset", "scale", "mask_rows", "mask_pixels")}
+            arrays = {k: np.asarray(d[k]) for k in _ARRAYS}
             name, params, compress = d["name"], d["params"], d["compress"]
+            mask, fitted_on, state = d.get("mask", "none"), d.get("fitted_on", ""), \
+                d.get("state", {})
         else:
             with np.load(io.BytesIO(raw), allow_pickle=False) as z:
-                arrays = {k: z[k] for k in ("offset", "scale", "mask_rows", "mask_pixels")}
+                arrays = {k: z[k] for k in _ARRAYS}
                 name, params = str(z["name"]), json.loads(str(z["params"]))
                 compress = json.loads(str(z["compress"]))
-    except (OSError, ValueError, KeyError) as exc:
+                mask = str(z["mask"]) if "mask" in z.files else "none"
+                fitted_on = str(z["fitted_on"]) if "fitted_on" in z.files else ""
+                state = {k[len("state/"):]: z[k] for k in z.files if k.startswith("state/")}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"not an sndiag scaler export ({exc}); write one with `sndiag scale`") \
             from None
     return ExportedScaler(name=name, params=params, compress=tuple((c, p) for c, p in compress),
                           offset=arrays["offset"].astype(np.float32),
                           scale=arrays["scale"].astype(np.float32),
                           mask_rows=arrays["mask_rows"].astype(bool),
-                          mask_pixels=arrays["mask_pixels"].astype(bool))
-
-
-def parse_rows(spec: str | None, *, n_rows: int) -> list[int]:
-    """Parse ``"0-4, 17"`` into ``[0, 1, 2, 3, 4, 17]``.
-
-    Examples
-    --------
-    >>> parse_rows("0-2, 5", n_rows=60)
-    [0, 1, 2, 5]
-    """
-    if not spec:
-        return []
-    rows: set[int] = set()
-    for part in spec.split(","):
-        part = part.strip()
-        m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
-        if not m:
-            raise ParameterError(f"row spec {part!r} is not a row or a range like 0-4")
-        lo, hi = int(m[1]), int(m[2] or m[1])
-        if lo > hi or hi >= n_rows:
-            raise ParameterError(f"rows {part!r} out of range 0-{n_rows - 1}")
-        rows.update(range(lo, hi + 1))
-    return sorted(rows)
+                          mask_pixels=arrays["mask_pixels"].astype(bool),
+                          mask=mask, fitted_on=fitted_on, state=state)
 
 
 def training_snippet(*, name: str, params_file: str = "sndiag_params.npz") -> str:
@@ -254,29 +330,16 @@ def training_snippet(*, name: str, params_file: str = "sndiag_params.npz") -> st
 
 
 def fit_and_export(ds: Dataset, *, scaler: str, scaler_params: dict[str, Any] | None = None,
-                   mask_snr: float | None = None, mask_percentile: float | None = None,
-                   mask_rows: str | None = None, path: str | os.PathLike[str]) -> str:
-    """Fit ``scaler`` (and a row mask) on ``ds`` and write the export to ``path``.
+                   mask: MaskSpec | str | None = None, path: str | os.PathLike[str]) -> str:
+    """:func:`fit_export` on ``ds`` and write the export to ``path`` atomically.
 
     ``.json`` writes JSON, anything else ``.npz``. Returns a one-line description.
     """
-    from sndiag.masks import manual_mask, snr_mask
-    from sndiag.scalers import make_scaler
-    from sndiag.stats import compute_stats
-
-    scaler_params = dict(scaler_params or {})
-    mask = None
-    if mask_snr is not None or mask_percentile is not None or mask_rows:
-        stats = compute_stats(ds.X, quantiles="none")
-        mask = manual_mask(ds.shape, rows=parse_rows(mask_rows, n_rows=ds.shape[0]))
-        if mask_snr is not None or mask_percentile is not None:
-            mask = mask.union(snr_mask(stats, threshold=mask_snr, percentile=mask_percentile))
-    X = ds.X if mask is None else mask.apply(ds.X, mode="zero")
-    fitted = make_scaler(scaler, **scaler_params).fit(X)
-    exported = export_params(fitted, name=scaler, params=scaler_params, X_train=X, mask=mask)
+    exported = fit_export(ds, scaler=scaler, params=scaler_params, mask=mask)
     path = Path(path)
-    data = params_json(exported).encode() if path.suffix.lower() == ".json" \
+    data = params_json(exported) if path.suffix.lower() == ".json" \
         else params_npz_bytes(exported)
-    path.write_bytes(data)
+    atomic_write(path, data)
     n_masked = int(exported.mask_rows.sum())
-    return f"scaler {scaler} fitted on {ds.n_clips} clips, {n_masked} rows masked"
+    return (f"scaler {scaler} fitted on {exported.fitted_on}, {n_masked} rows masked "
+            f"(mask {exported.mask})")

@@ -40,6 +40,7 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from sndiag.errors import ParameterError, ShapeError
+from sndiag.stats import subsample_values
 
 if TYPE_CHECKING:
     from sndiag.experiment import ConfigResult, ExperimentResult
@@ -56,9 +57,7 @@ __all__ = [
     "gain_and_snr",
     "heatmap",
     "row_profile",
-    "sample_positions",
     "stat_heatmap",
-    "subsample_values",
     "value_histogram",
 ]
 
@@ -506,79 +505,6 @@ def row_profile(
     return fig
 
 
-def sample_positions(size: int, *, max_values: int = 200_000, rng_seed: int = 0) -> np.ndarray | None:
-    """The flat positions :func:`subsample_values` reads from an array of ``size`` values.
-
-    Lets a caller that produces an array piece by piece (or only at the sampled positions) take
-    exactly the sample :func:`subsample_values` would take from the whole array.
-
-    Parameters
-    ----------
-    size : int
-        Number of values in the (flattened) array.
-    max_values : int
-        Upper bound of the sample size.
-    rng_seed : int
-        Seed of the random draw.
-
-    Returns
-    -------
-    np.ndarray [shape=(max_values,), dtype=int64] or None
-        Sorted positions, drawn with replacement; None when ``size <= max_values`` (every
-        value is taken).
-
-    Examples
-    --------
-    >>> pos = sample_positions(1000, max_values=5)
-    >>> pos.shape, bool(np.all(np.diff(pos) >= 0))
-    ((5,), True)
-    >>> sample_positions(10, max_values=20) is None
-    True
-    """
-    if isinstance(max_values, bool) or not isinstance(max_values, int) or max_values < 1:
-        raise ParameterError(f"max_values={max_values!r} must be a positive integer")
-    if size <= max_values:
-        return None
-    idx = np.random.default_rng(rng_seed).integers(0, size, size=max_values)
-    idx.sort()  # sequential reads
-    return idx
-
-
-def subsample_values(values: np.ndarray, *, max_values: int = 200_000, rng_seed: int = 0) -> np.ndarray:
-    """At most ``max_values`` finite values drawn at random (with replacement) from ``values``.
-
-    The input is never copied as a whole, so this stays fast and light on 3000 x 7800 arrays.
-    The positions drawn are :func:`sample_positions`.
-
-    Parameters
-    ----------
-    values : np.ndarray
-        Any shape; flattened.
-    max_values : int
-        Upper bound of the returned size.
-    rng_seed : int
-        Seed of the random draw (the result is reproducible).
-
-    Returns
-    -------
-    np.ndarray [shape=(<= max_values,), dtype=float64]
-        All finite values when there are at most ``max_values`` of them, else a random sample.
-
-    Examples
-    --------
-    >>> subsample_values(np.arange(10), max_values=4).shape
-    (4,)
-    >>> subsample_values(np.array([1.0, np.nan, 3.0])).tolist()
-    [1.0, 3.0]
-    """
-    flat = np.asarray(values).reshape(-1)
-    idx = sample_positions(flat.size, max_values=max_values, rng_seed=rng_seed)
-    if idx is not None:
-        flat = flat[idx]
-    out = flat.astype(np.float64)
-    return out[np.isfinite(out)]
-
-
 def _edges(v: np.ndarray, bins: int, log_x: bool) -> np.ndarray:
     if v.size == 0:
         return np.linspace(0.0, 1.0, bins + 1)
@@ -827,7 +753,9 @@ def figure_html(fig: go.Figure, *, full: bool = False, include_plotlyjs: bool | 
 
 
 def _browser_path(explicit: str | None) -> str | None:
-    for candidate in (explicit, os.environ.get("BROWSER_PATH"), shutil.which("chromium"),
+    from sndiag.settings import Settings
+
+    for candidate in (explicit, Settings.from_env().browser_path, shutil.which("chromium"),
                       shutil.which("chromium-browser"), shutil.which("google-chrome"), "/usr/bin/chromium"):
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate

@@ -11,10 +11,20 @@ scaling, so per-pixel standardization cannot blow up their noise. Masks come fro
 combine with :meth:`Mask.union`, and each keeps the reasons it masks what it masks.
 :func:`mask_summary` says how much variance and class separability a mask removes, and
 :class:`SNRMask` is the scikit-learn transformer that fits the mask on training data only.
+
+:class:`MaskSpec` is the mask as a user chooses it - an SNR rule (threshold or percentile), rows
+by hand, the auto-flagged rows - independent of any data. It is what the dashboard's session,
+the shared link, the CLI, the experiment and the export carry; :meth:`MaskSpec.build` is the one
+place that turns it into a :class:`Mask` for some statistics (the whole data on the Mask page,
+each training fold in the experiment). Row lists are read and written by :func:`parse_rows`
+and :func:`format_ranges`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,19 +33,25 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from sndiag.config import DEFAULT_SHAPE
 from sndiag.errors import DataError, ParameterError, ShapeError
 from sndiag.stats import PixelStats, compute_stats
 
 __all__ = [
+    "MASK_MODES",
     "Mask",
     "MaskReason",
+    "MaskSpec",
     "SNRMask",
     "auto_flags",
     "format_ranges",
     "manual_mask",
     "mask_summary",
+    "parse_rows",
+    "proposed_threshold",
     "snr_mask",
     "snr_percentile",
+    "threshold_range",
 ]
 
 Level = Literal["row", "pixel"]
@@ -43,10 +59,11 @@ Mode = Literal["zero", "drop"]
 Use = Literal["abs", "signed"]
 
 
-def format_ranges(indices: Iterable[int]) -> str:
-    """Compact text of integer indices: runs become ``a-b``, separated by ``", "``.
+def format_ranges(indices: Iterable[int], sep: str = ", ") -> str:
+    """Compact text of integer indices: runs become ``a-b``, separated by ``sep``.
 
     Duplicates are ignored and the order does not matter; an empty input gives ``""``.
+    :func:`parse_rows` reads it back (links use ``sep=","``).
 
     Examples
     --------
@@ -54,6 +71,8 @@ def format_ranges(indices: Iterable[int]) -> str:
     '0-4, 17'
     >>> format_ranges([9, 3, 4, 4])
     '3-4, 9'
+    >>> format_ranges([17, 0, 1, 2], sep=",")
+    '0-2,17'
     >>> format_ranges([])
     ''
     """
@@ -69,7 +88,58 @@ def format_ranges(indices: Iterable[int]) -> str:
         start = prev = v
     if start is not None:
         parts.append(f"{start}" if start == prev else f"{start}-{prev}")
-    return ", ".join(parts)
+    return sep.join(parts)
+
+
+#: Most row numbers a row list may name (a link is hand-editable: "0-999999999" is refused).
+MAX_ROWS = 4096
+_RANGE = re.compile(r"(\d+)(?:\s*-\s*(\d+))?")
+
+
+def parse_rows(text: str | None, *, n_rows: int | None = None) -> list[int]:
+    """Read a row list like ``"0-4, 17"`` (what :func:`format_ranges` writes).
+
+    Parameters
+    ----------
+    text : str or None
+        Comma-separated rows and ranges ``a-b`` (inclusive); empty or None gives ``[]``.
+    n_rows : int, optional
+        Number of mel rows: rows must lie in ``0 .. n_rows - 1`` (else below :data:`MAX_ROWS`).
+
+    Raises
+    ------
+    ParameterError
+        On anything else, naming the bad part.
+
+    Examples
+    --------
+    >>> parse_rows("0-2, 5", n_rows=60)
+    [0, 1, 2, 5]
+    >>> parse_rows("3-3,1")
+    [1, 3]
+    >>> parse_rows("0-60", n_rows=60)
+    Traceback (most recent call last):
+    ...
+    sndiag.errors.ParameterError: rows '0-60' are out of range 0-59
+    """
+    if not text:
+        return []
+    limit = MAX_ROWS if n_rows is None else int(n_rows)
+    rows: set[int] = set()
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        m = _RANGE.fullmatch(part)
+        if not m:
+            raise ParameterError(f"row spec {part!r} is not a row or a range like 0-4")
+        lo, hi = int(m[1]), int(m[2] or m[1])
+        if lo > hi:
+            raise ParameterError(f"row range {part!r} runs backwards; write {hi}-{lo}")
+        if hi >= limit:
+            raise ParameterError(f"rows {part!r} are out of range 0-{limit - 1}")
+        rows.update(range(lo, hi + 1))
+    return sorted(rows)
 
 
 def _as_shape(shape: Any) -> tuple[int, int]:
@@ -583,16 +653,413 @@ def mask_summary(mask: Mask, stats: PixelStats) -> dict[str, Any]:
     }
 
 
+# -- the mask as a user chooses it ------------------------------------------------------------
+#: SNR rules of a :class:`MaskSpec`: none, an absolute |row SNR| threshold, or a percentile.
+MASK_MODES = ("off", "abs", "pct")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_NUM = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?"
+
+
+def proposed_threshold(stats: PixelStats, share: float = 0.10) -> float:
+    """A |row SNR| threshold that masks about the ``share`` lowest-SNR rows.
+
+    Two significant digits, rounded up (and 5% above the row at the cut) so the rows at the cut
+    are included; what the Mask page offers before the user moves the slider.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> proposed_threshold(SimpleNamespace(row_snr=np.array([0.0083, 0.0084, 0.5, 0.6, 1.0])),
+    ...                    share=0.4)
+    0.0089
+    """
+    a = np.sort(np.abs(np.asarray(stats.row_snr, dtype=float)))
+    a = a[np.isfinite(a)]
+    if a.size == 0:
+        return 0.5
+    k = max(1, math.ceil(share * a.size))
+    x = float(a[k - 1]) * 1.05
+    if x <= 0:
+        return 0.01
+    scale = 10 ** (math.floor(math.log10(x)) - 1)
+    return float(f"{math.ceil(x / scale) * scale:.2g}")
+
+
+def threshold_range(stats: PixelStats) -> dict[str, Any]:
+    """``max_value``, ``step`` and ``format`` for choosing a |row SNR| threshold on ``stats``.
+
+    The end sits just above the largest row SNR. The step is fine enough to hold
+    :func:`proposed_threshold` exactly (a tenth of its leading digit), so the proposed value is
+    on the grid and shown as it is (0.0089, not 0.01), and it depends only on the data.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> threshold_range(SimpleNamespace(row_snr=np.r_[[0.0083] * 6, np.linspace(0.5, 3.0, 54)]))
+    {'min_value': 0.0, 'max_value': 3.2, 'step': 0.0001, 'format': '%.4f'}
+    """
+    a = np.abs(np.asarray(stats.row_snr, dtype=float))
+    a = a[np.isfinite(a)]
+    hi = float(a.max()) if a.size else 0.0
+    top = float(f"{hi * 1.05:.2g}") if hi > 0 else 1.0
+    proposed = proposed_threshold(stats)
+    step = top / 200
+    if proposed > 0:
+        step = min(step, 10 ** (math.floor(math.log10(proposed)) - 1))
+    step = float(f"{step:.1g}")
+    decimals = max(2, -math.floor(math.log10(step)))
+    return {"min_value": 0.0, "max_value": top, "step": step, "format": f"%.{decimals}f"}
+
+
+def _first(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return str(value[-1]) if value else ""
+    return str(value)
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    """The mask as a user chooses it: an SNR rule, rows by hand, the auto-flagged rows.
+
+    A value independent of any data: :meth:`build` applies it to statistics (those of the
+    whole data, or of one training fold). Every part of sndiag that handles a mask - the
+    dashboard's session and link, the CLI, the experiment, the export - carries one of these.
+
+    Parameters
+    ----------
+    mode : {"off", "abs", "pct"}
+        The SNR rule: none, ``|row SNR| < threshold``, or the ``percentile`` % lowest-SNR rows.
+    threshold : float or None
+        Threshold of ``"abs"`` (>= 0 for the default ``|SNR|``); None means
+        :func:`proposed_threshold` of the statistics.
+    percentile : float
+        Percentile of ``"pct"``, in [0, 100].
+    rows : tuple of int
+        Rows masked by hand (0 = lowest mel band).
+    auto : bool
+        Also mask the auto-flagged rows (:func:`auto_flags`: empty or constant bands).
+
+    The rule that is not selected keeps its value (so a user switching modes back and forth
+    keeps both), but takes no part in :meth:`build`, :attr:`spec` or :meth:`to_query`.
+
+    Examples
+    --------
+    >>> spec = MaskSpec.parse("p10+rows:43-59")
+    >>> spec
+    MaskSpec(mode='pct', threshold=None, percentile=10.0, rows=(43, ..., 59), auto=False)
+    >>> spec.spec, spec.to_query()
+    ('p10+rows:43-59', {'snr_mode': 'pct', 'snr': '10', 'rows': '43-59'})
+    >>> MaskSpec.from_query(spec.to_query())[0] == spec
+    True
+    >>> MaskSpec().spec, MaskSpec().is_empty
+    ('none', True)
+    """
+
+    mode: str = "off"
+    threshold: float | None = None
+    percentile: float = 10.0
+    rows: tuple[int, ...] = ()
+    auto: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in MASK_MODES:
+            raise ParameterError(f"mask mode {self.mode!r} must be one of {list(MASK_MODES)}")
+        if self.threshold is not None:
+            t = float(self.threshold)
+            if not math.isfinite(t):
+                raise ParameterError(f"SNR threshold {self.threshold!r} must be a finite number, "
+                                     "e.g. 0.5")
+            object.__setattr__(self, "threshold", t)
+        p = float(self.percentile)
+        if not 0 <= p <= 100:
+            raise ParameterError(f"percentile {self.percentile!r} must be in [0, 100], e.g. 10 "
+                                 "for the 10% lowest-SNR rows")
+        object.__setattr__(self, "percentile", p)
+        try:
+            rows = sorted({int(r) for r in self.rows})
+        except (TypeError, ValueError):
+            raise ParameterError(f"rows {self.rows!r} must be row numbers") from None
+        if rows and (rows[0] < 0 or rows[-1] >= MAX_ROWS):
+            raise ParameterError(f"rows {format_ranges(rows)} must lie in 0-{MAX_ROWS - 1}")
+        object.__setattr__(self, "rows", tuple(rows))
+        object.__setattr__(self, "auto", bool(self.auto))
+
+    def __repr__(self) -> str:
+        rows = ("(" + ", ".join(map(str, self.rows)) + ("," if len(self.rows) == 1 else "") + ")"
+                if len(self.rows) <= 4
+                else f"({self.rows[0]}, ..., {self.rows[-1]})")
+        return (f"MaskSpec(mode={self.mode!r}, threshold={self.threshold!r}, "
+                f"percentile={self.percentile!r}, rows={rows}, auto={self.auto!r})")
+
+    # -- derived ----------------------------------------------------------------------------
+    @property
+    def is_empty(self) -> bool:
+        """True when the spec masks nothing whatever the data."""
+        return self.mode == "off" and not self.rows and not self.auto
+
+    def replace(self, **changes: Any) -> MaskSpec:
+        """A copy with some fields changed (checked like a new spec)."""
+        return dataclasses.replace(self, **changes)
+
+    def resolved(self, stats: PixelStats) -> MaskSpec:
+        """The same spec with a proposed threshold made explicit for ``stats``.
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace
+        >>> st = SimpleNamespace(row_snr=np.array([0.0083, 0.0084, 0.5, 0.6, 1.0]))
+        >>> MaskSpec(mode="abs").resolved(st).threshold
+        0.0088
+        """
+        if self.mode == "abs" and self.threshold is None:
+            return self.replace(threshold=proposed_threshold(stats))
+        return self
+
+    # -- applying it ------------------------------------------------------------------------
+    def build(self, stats: PixelStats, *, level: Level = "row", use: Use = "abs") -> Mask:
+        """The :class:`Mask` this spec selects on ``stats``: SNR rule, rows by hand, auto flags.
+
+        The one implementation of the rule: the Mask page, the export, the CLI and each training
+        fold of the experiment (through :class:`SNRMask`) all build masks here.
+
+        Parameters
+        ----------
+        stats : PixelStats
+            Statistics of the data the mask is for (training data only, in a pipeline).
+        level, use : see :func:`snr_mask`
+            How the SNR rule reads the statistics (rows, or single pixels).
+
+        Raises
+        ------
+        ParameterError
+            When a row by hand lies outside the statistics' mel rows.
+
+        Examples
+        --------
+        >>> from sndiag.stats import compute_stats
+        >>> X = np.random.default_rng(0).gamma(4.0, 1.0, size=(50, 6, 3))
+        >>> X[:, 5] = 0.0                                           # an empty band
+        >>> MaskSpec(rows=(0,), auto=True).build(compute_stats(X)).masked_rows
+        [0, 5]
+        """
+        stats = _check_stats(stats)
+        mask = manual_mask(stats.shape, rows=self.rows)
+        if self.mode == "abs":
+            threshold = self.threshold if self.threshold is not None \
+                else proposed_threshold(stats)
+            mask = mask.union(snr_mask(stats, threshold=threshold, level=level, use=use))
+        elif self.mode == "pct":
+            mask = mask.union(snr_mask(stats, percentile=self.percentile, level=level, use=use))
+        if self.auto:
+            flags = auto_flags(stats, pixels=False)
+            if flags.n_masked_rows:
+                mask = mask.union(flags)
+        return mask
+
+    def transformer(self, *, shape: tuple[int, int] | None, mode: Mode = "zero") -> SNRMask:
+        """An unfitted :class:`SNRMask` applying this spec inside a scikit-learn pipeline.
+
+        Examples
+        --------
+        >>> MaskSpec.parse("p10+rows:0-1").transformer(shape=(60, 130))
+        SNRMask(percentile=10.0, rows=[0, 1])
+        """
+        threshold: float | str | None = None
+        if self.mode == "abs":
+            threshold = "proposed" if self.threshold is None else self.threshold
+        return SNRMask(threshold=threshold,
+                       percentile=self.percentile if self.mode == "pct" else None,
+                       rows=list(self.rows) or None, auto=self.auto, shape=shape, mode=mode)
+
+    # -- text -------------------------------------------------------------------------------
+    @property
+    def spec(self) -> str:
+        """Canonical text: ``"none"`` or parts joined by ``+``: ``snr<0.5`` / ``p10``,
+        ``rows:0-4,17``, ``auto`` (what :meth:`parse` reads back, and the CLI's ``--mask``)."""
+        parts = []
+        if self.mode == "abs":
+            parts.append("snr<" + ("proposed" if self.threshold is None else f"{self.threshold:g}"))
+        elif self.mode == "pct":
+            parts.append(f"p{self.percentile:g}")
+        if self.rows:
+            parts.append("rows:" + format_ranges(self.rows, sep=","))
+        if self.auto:
+            parts.append("auto")
+        return "+".join(parts) or "none"
+
+    def __str__(self) -> str:
+        return self.spec
+
+    def describe(self) -> str:
+        """Plain words, e.g. ``"|row SNR| < 0.5 + rows 0-4 + auto-flagged rows"`` or ``"none"``.
+
+        Examples
+        --------
+        >>> MaskSpec(mode="pct", percentile=10, rows=(0, 1, 2), auto=True).describe()
+        'lowest 10% SNR rows + rows 0-2 + auto-flagged rows'
+        """
+        parts = []
+        if self.mode == "abs":
+            parts.append("|row SNR| < " + ("the proposed threshold" if self.threshold is None
+                                           else f"{self.threshold:.3g}"))
+        elif self.mode == "pct":
+            parts.append(f"lowest {self.percentile:g}% SNR rows")
+        if self.rows:
+            parts.append(f"rows {format_ranges(self.rows)}")
+        if self.auto:
+            parts.append("auto-flagged rows")
+        return " + ".join(parts) or "none"
+
+    @classmethod
+    def parse(cls, text: str | MaskSpec) -> MaskSpec:
+        """Read :attr:`spec` text.
+
+        Accepted parts (joined by ``+``; case and spaces are ignored): ``none``; ``snr<X``
+        (``X > 0``, or ``proposed``); ``pP`` (``0 < P < 100``); ``rows:R`` with ``R`` like
+        ``0-4,17``; ``auto``.
+
+        Raises
+        ------
+        ParameterError
+            For anything else, with the accepted forms.
+
+        Examples
+        --------
+        >>> MaskSpec.parse(" SNR < 0.5 ").spec, MaskSpec.parse("rows:0-2+auto").rows
+        ('snr<0.5', (0, 1, 2))
+        >>> MaskSpec.parse("snr>2")
+        Traceback (most recent call last):
+        ...
+        sndiag.errors.ParameterError: mask spec 'snr>2' not understood: 'snr>2'; use 'none', ...
+        """
+        if isinstance(text, MaskSpec):
+            return text
+        if not isinstance(text, str):
+            raise ParameterError(f"mask spec {text!r} must be a string like 'none', 'snr<0.5', "
+                                 "'p10' or 'p10+rows:43-59'")
+        s = text.strip().lower().replace(" ", "")
+        if s in ("none", "", "no", "off"):
+            return cls()
+        fields: dict[str, Any] = {}
+        rows: list[int] = []
+        for part in s.split("+"):
+            if m := re.fullmatch(rf"snr<({_NUM}|proposed)", part):
+                if m[1] == "proposed":
+                    fields.update(mode="abs", threshold=None)
+                    continue
+                value = float(m[1])
+                if not (math.isfinite(value) and value > 0):
+                    raise ParameterError(f"mask spec {text!r}: the SNR threshold {value:g} must "
+                                         "be > 0, e.g. 'snr<0.5'")
+                fields.update(mode="abs", threshold=value)
+            elif m := re.fullmatch(rf"p({_NUM})", part):
+                value = float(m[1])
+                if not 0 < value < 100:
+                    raise ParameterError(f"mask spec {text!r}: the percentile {value:g} must be "
+                                         "strictly between 0 and 100, e.g. 'p10'")
+                fields.update(mode="pct", percentile=value)
+            elif part.startswith("rows:"):
+                rows += parse_rows(part[5:])
+            elif part == "auto":
+                fields["auto"] = True
+            else:
+                raise ParameterError(
+                    f"mask spec {text!r} not understood: {part!r}; use 'none', 'snr<X' (rows "
+                    "with SNR below X, e.g. 'snr<0.5'), 'pP' (lowest P% SNR rows, e.g. 'p10'), "
+                    "'rows:0-4,17' (rows by hand) and 'auto' (empty bands), joined by '+'")
+        return cls(rows=tuple(rows), **fields)
+
+    # -- links ------------------------------------------------------------------------------
+    def to_query(self) -> dict[str, str]:
+        """Query parameters of a link: ``snr_mode``, ``snr``, ``rows``, ``auto`` (only what is set).
+
+        Examples
+        --------
+        >>> MaskSpec(mode="abs", threshold=0.8, rows=(0, 1, 5)).to_query()
+        {'snr_mode': 'abs', 'snr': '0.8', 'rows': '0-1,5'}
+        """
+        out: dict[str, str] = {}
+        if self.mode == "abs":
+            out["snr_mode"] = "abs"
+            if self.threshold is not None:
+                out["snr"] = f"{self.threshold:.6g}"
+        elif self.mode == "pct":
+            out["snr_mode"] = "pct"
+            out["snr"] = f"{self.percentile:.6g}"
+        if self.rows:
+            out["rows"] = format_ranges(self.rows, sep=",")
+        if self.auto:
+            out["auto"] = "1"
+        return out
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, Any], *, base: MaskSpec | None = None
+                   ) -> tuple[MaskSpec, list[str]]:
+        """Read :meth:`to_query` parameters onto ``base``; malformed values are ignored with a note.
+
+        A hand-edited link never raises: each bad value leaves ``base``'s and is reported.
+
+        Examples
+        --------
+        >>> spec, notes = MaskSpec.from_query({"snr": "0.8", "rows": "x"})
+        >>> spec.mode, spec.threshold, notes
+        ('abs', 0.8, ["rows='x' in the link is not like 0-4,17; ignored"])
+        """
+        p = {k: _first(v) for k, v in params.items()}
+        spec = base or cls()
+        fields: dict[str, Any] = {}
+        notes: list[str] = []
+        mode = p.get("snr_mode")
+        if mode is not None:
+            if mode in MASK_MODES:
+                fields["mode"] = mode
+            else:
+                notes.append(f"snr_mode={mode!r} in the link must be abs or pct; ignored")
+        if "snr" in p:
+            try:
+                value = float(p["snr"])
+                if not math.isfinite(value):
+                    raise ValueError
+            except ValueError:
+                notes.append(f"snr={p['snr']!r} in the link is not a number; ignored")
+            else:
+                if fields.get("mode", "abs") == "pct":
+                    if 0 <= value <= 100:
+                        fields["percentile"] = value
+                    else:
+                        notes.append(f"snr={value:g} in the link is not a percentile (0-100); "
+                                     "ignored")
+                elif value >= 0:
+                    fields["threshold"] = value
+                    fields.setdefault("mode", "abs")
+                else:
+                    notes.append(f"snr={value:g} in the link must be >= 0; ignored")
+        if "rows" in p:
+            try:
+                fields["rows"] = tuple(parse_rows(p["rows"]))
+            except ParameterError:
+                notes.append(f"rows={p['rows']!r} in the link is not like 0-4,17; ignored")
+        if "auto" in p:
+            fields["auto"] = p["auto"].lower() in _TRUE
+        return spec.replace(**fields), notes
+
+
 # -- scikit-learn transformer -----------------------------------------------------------------
 class SNRMask(TransformerMixin, BaseEstimator):
     """Fit an SNR mask on the training data and apply it (scikit-learn transformer).
 
+    Its parameters are those of a :class:`MaskSpec` (build one with
+    :meth:`MaskSpec.transformer`), plus how to read and apply it; ``fit`` computes the statistics
+    of the training data and calls :meth:`MaskSpec.build` on them.
+
     Parameters
     ----------
-    threshold : float or None
-        Mask where ``|SNR| < threshold`` (see :func:`snr_mask`).
+    threshold : float, "proposed" or None
+        Mask where ``|SNR| < threshold`` (see :func:`snr_mask`); ``"proposed"`` takes
+        :func:`proposed_threshold` of the training data.
     percentile : float or None
-        Mask the ``percentile`` % lowest-SNR rows (pixels).
+        Mask the ``percentile`` % lowest-SNR rows (pixels). Give a threshold or a percentile,
+        not both.
     level : {"row", "pixel"}
         Mask whole mel rows or single pixels.
     mode : {"zero", "drop"}
@@ -601,6 +1068,8 @@ class SNRMask(TransformerMixin, BaseEstimator):
         masked feature (row or pixel) is removed.
     rows : sequence of int or None
         Rows masked by hand in addition to the SNR rule.
+    auto : bool
+        Also mask the rows :func:`auto_flags` finds empty in the training data.
     shape : (int, int) or None
         ``(n_mels, n_frames)`` used to reshape flattened input ``(n, n_mels * n_frames)``.
         None takes it from the training data: ``X.shape[1:]`` for 3-D input, and
@@ -611,6 +1080,8 @@ class SNRMask(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
+    spec_ : MaskSpec
+        The spec the parameters describe.
     mask_ : Mask
         The fitted mask.
     snr_ : np.ndarray [shape=(n_mels,) or (n_mels, n_frames)]
@@ -630,16 +1101,38 @@ class SNRMask(TransformerMixin, BaseEstimator):
     (100, 3, 3)
     """
 
-    def __init__(self, *, threshold: float | None = None, percentile: float | None = None,
+    def __init__(self, *, threshold: float | str | None = None, percentile: float | None = None,
                  level: Level = "row", mode: Mode = "zero", rows: Sequence[int] | None = None,
-                 shape: tuple[int, int] | None = (60, 130), use: Use = "abs") -> None:
+                 auto: bool = False, shape: tuple[int, int] | None = DEFAULT_SHAPE,
+                 use: Use = "abs") -> None:
         self.threshold = threshold
         self.percentile = percentile
         self.level = level
         self.mode = mode
         self.rows = rows
+        self.auto = auto
         self.shape = shape
         self.use = use
+
+    def _spec(self) -> MaskSpec:
+        """The :class:`MaskSpec` of the parameters."""
+        if self.threshold is not None and self.percentile is not None:
+            raise ParameterError("give threshold or percentile, not both (one SNR rule per mask)")
+        rows = () if self.rows is None else tuple(self.rows)
+        if isinstance(self.threshold, str):
+            if self.threshold != "proposed":
+                raise ParameterError(f"threshold={self.threshold!r} must be a number or "
+                                     "'proposed'")
+            return MaskSpec(mode="abs", rows=rows, auto=self.auto)
+        if self.threshold is not None:
+            t = float(self.threshold)
+            if not math.isfinite(t) or (self.use == "abs" and t < 0):
+                raise ParameterError(f"threshold={self.threshold!r} must be a finite number"
+                                     + (" >= 0 with use='abs'" if self.use == "abs" else ""))
+            return MaskSpec(mode="abs", threshold=t, rows=rows, auto=self.auto)
+        if self.percentile is not None:
+            return MaskSpec(mode="pct", percentile=self.percentile, rows=rows, auto=self.auto)
+        return MaskSpec(rows=rows, auto=self.auto)
 
     @staticmethod
     def _check_X(X: Any) -> np.ndarray:
@@ -683,11 +1176,10 @@ class SNRMask(TransformerMixin, BaseEstimator):
         else:
             shape = _as_shape(self.shape)
         images = self._as_images(X, shape, fitted=False)
+        spec = self._spec()
         stats = compute_stats(images, quantiles="none")
-        mask = manual_mask(shape, rows=() if self.rows is None else self.rows)
-        if self.threshold is not None or self.percentile is not None:
-            mask = mask.union(snr_mask(stats, threshold=self.threshold, percentile=self.percentile,
-                                       level=self.level, use=self.use))
+        mask = spec.build(stats, level=self.level, use=self.use)
+        self.spec_ = spec
         self.mask_ = mask
         self.snr_ = np.array(stats.row_snr if self.level == "row" else stats.snr)
         self.n_features_in_ = shape[0] * shape[1]

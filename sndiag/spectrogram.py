@@ -9,25 +9,14 @@ always give the same images, whatever the batch they are computed in.
   (see its Notes), several times faster.
 * :func:`extract` runs a sequence of clips of any lengths through both, batch by batch.
 
-Caching is a separate layer, used by :mod:`sndiag.ingest`: a :class:`FeatureCache` maps
-:func:`cache_key` (a hash of the file's bytes and of the config) to one spectrogram image.
-:class:`DiskCache` keeps one ``.npy`` per key, written atomically; :class:`MemoryCache` is the
-in-memory test double.
+Caching is a separate layer of files, in :mod:`sndiag.io.feature_cache`.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
-import os
-import re
-import tempfile
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import librosa
 import numpy as np
@@ -36,20 +25,9 @@ import scipy.fft
 from sndiag.config import SpectrogramConfig
 from sndiag.errors import DataError, ParameterError, ShapeError
 
-__all__ = [
-    "DiskCache",
-    "FeatureCache",
-    "MemoryCache",
-    "cache_key",
-    "extract",
-    "fix_length",
-    "melspectrogram",
-]
+__all__ = ["DEFAULT_BATCH_SIZE", "extract", "fix_length", "melspectrogram"]
 
-#: Bumped whenever the extraction pipeline changes what it computes, so stale cache entries miss.
-#: (Version 1 images and the current ones agree to float32 rounding; the key need not change.)
-CACHE_VERSION = 1
-#: Clips per :func:`melspectrogram` call in :func:`extract` and :mod:`sndiag.ingest`. The work
+#: Clips per :func:`melspectrogram` call in :func:`extract` and :mod:`sndiag.io.clips`. The work
 #: inside a call is blocked by frames (:data:`BLOCK_FRAMES`), so the batch size only bounds the
 #: memory of the padded signals (64 x 66048 float32 = 17 MB at the default config).
 DEFAULT_BATCH_SIZE = 64
@@ -61,7 +39,6 @@ BLOCK_FRAMES = 128
 #: 14%, no faster overall).
 MEL_BANDS = 4
 
-_KEY = re.compile(r"^[0-9a-f]{64}$")
 
 
 def fix_length(y: np.ndarray, *, config: SpectrogramConfig) -> np.ndarray:
@@ -369,137 +346,3 @@ def extract(clips: Iterable[np.ndarray], *, config: SpectrogramConfig,
     if not out:
         return np.zeros((0, *config.shape), dtype=np.float32)
     return np.concatenate(out) if len(out) > 1 else out[0]
-
-
-# -- cache ------------------------------------------------------------------------------------
-def cache_key(data: bytes, config: SpectrogramConfig) -> str:
-    """Content key of one clip's spectrogram: SHA-256 of the file's bytes and of the config.
-
-    The key also covers :data:`CACHE_VERSION` and the librosa version, so an upgrade that could
-    change the numbers never serves stale images.
-
-    Examples
-    --------
-    >>> a = cache_key(b"RIFF...", SpectrogramConfig())
-    >>> len(a), a == cache_key(b"RIFF...", SpectrogramConfig())
-    (64, True)
-    >>> a == cache_key(b"RIFF...", SpectrogramConfig(scale="db"))
-    False
-    """
-    h = hashlib.sha256()
-    h.update(hashlib.sha256(bytes(data)).digest())
-    params = {"config": config.to_dict(), "version": CACHE_VERSION, "librosa": librosa.__version__}
-    h.update(json.dumps(params, sort_keys=True).encode())
-    return h.hexdigest()
-
-
-def _check_key(key: str) -> str:
-    if not isinstance(key, str) or not _KEY.match(key):
-        raise ParameterError(f"cache key {key!r} must be 64 lowercase hex digits (see cache_key)")
-    return key
-
-
-@runtime_checkable
-class FeatureCache(Protocol):
-    """Where :mod:`sndiag.ingest` keeps spectrograms by :func:`cache_key`."""
-
-    def get(self, key: str) -> np.ndarray | None:
-        """The image stored under ``key``, or ``None`` on a miss."""
-        ...
-
-    def put(self, key: str, S: np.ndarray) -> None:
-        """Store one image under ``key`` (overwriting is harmless: same key, same content)."""
-        ...
-
-
-class MemoryCache:
-    """A :class:`FeatureCache` in a dict, counting hits and misses: the test double.
-
-    Examples
-    --------
-    >>> cache = MemoryCache()
-    >>> key = cache_key(b"x", SpectrogramConfig())
-    >>> cache.get(key) is None
-    True
-    >>> cache.put(key, np.ones((2, 3)))
-    >>> cache.get(key).shape, cache.hits, cache.misses
-    ((2, 3), 1, 1)
-    """
-
-    def __init__(self) -> None:
-        self._items: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def get(self, key: str) -> np.ndarray | None:
-        with self._lock:
-            S = self._items.get(_check_key(key))
-            if S is None:
-                self.misses += 1
-                return None
-            self.hits += 1
-            return S.copy()
-
-    def put(self, key: str, S: np.ndarray) -> None:
-        S = np.array(S, dtype=np.float32, copy=True)
-        with self._lock:
-            self._items[_check_key(key)] = S
-
-
-class DiskCache:
-    """A :class:`FeatureCache` keeping one ``<key>.npy`` per image in ``directory``.
-
-    Each file is written to a temporary name in the same folder and renamed with
-    ``os.replace``, so concurrent writers and killed processes never leave a torn entry; an
-    unreadable entry counts as a miss.
-
-    Parameters
-    ----------
-    directory : str or Path
-        Created if missing.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> cache = DiskCache(tempfile.mkdtemp())
-    >>> key = cache_key(b"x", SpectrogramConfig())
-    >>> cache.put(key, np.ones((2, 3), dtype=np.float32))
-    >>> cache.get(key).sum(), len(cache)
-    (np.float32(6.0), 1)
-    """
-
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self.directory = Path(directory)
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ParameterError(f"cache directory {self.directory} cannot be created ({exc}); "
-                                 "give a writable folder") from None
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self.directory.glob("*.npy"))
-
-    def _path(self, key: str) -> Path:
-        return self.directory / f"{_check_key(key)}.npy"
-
-    def get(self, key: str) -> np.ndarray | None:
-        path = self._path(key)
-        try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError):
-            return None
-
-    def put(self, key: str, S: np.ndarray) -> None:
-        path = self._path(key)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.stem[:16]}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, np.ascontiguousarray(S, dtype=np.float32), allow_pickle=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise

@@ -47,6 +47,8 @@ from typing import Any, Literal
 import numpy as np
 
 from sndiag.errors import DataError, ParameterError, ShapeError
+from sndiag.io.atomic import atomic_write
+from sndiag.settings import Settings
 
 __all__ = [
     "FISHER_MAX",
@@ -57,7 +59,9 @@ __all__ = [
     "compute_stats_chunks",
     "is_constant",
     "sample_indices",
+    "sample_positions",
     "stats_from_moments",
+    "subsample_values",
 ]
 
 Quantiles = Literal["exact", "sample", "none"]
@@ -202,16 +206,9 @@ def _kernel_threads(n_values: int) -> int:
     values), capped by numba's thread budget (``NUMBA_NUM_THREADS``, which joblib lowers in its
     workers) and :data:`_KERNEL_MAX_THREADS`. The statistics do not depend on it.
     """
-    raw = os.environ.get("SNDIAG_STATS_THREADS", "").strip()
-    if not raw:
+    wanted = Settings.from_env().stats_threads
+    if wanted == 1:
         return 1
-    try:
-        wanted = int(raw)
-    except ValueError:
-        wanted = 0
-    if wanted <= 0:
-        raise ParameterError(f"SNDIAG_STATS_THREADS={raw!r} must be a positive integer (or unset "
-                             "for 1)")
     if n_values < _KERNEL_THREAD_VALUES:
         return 1
     import numba
@@ -511,6 +508,79 @@ def sample_indices(n: int, sample_size: int, random_state: int = 0) -> np.ndarra
             keys, idx = keys[keep], idx[keep]
         best_keys, best_idx = keys, idx
     return np.sort(best_idx)
+
+
+def sample_positions(size: int, *, max_values: int = 200_000, rng_seed: int = 0) -> np.ndarray | None:
+    """The flat positions :func:`subsample_values` reads from an array of ``size`` values.
+
+    Lets a caller that produces an array piece by piece (or only at the sampled positions) take
+    exactly the sample :func:`subsample_values` would take from the whole array.
+
+    Parameters
+    ----------
+    size : int
+        Number of values in the (flattened) array.
+    max_values : int
+        Upper bound of the sample size.
+    rng_seed : int
+        Seed of the random draw.
+
+    Returns
+    -------
+    np.ndarray [shape=(max_values,), dtype=int64] or None
+        Sorted positions, drawn with replacement; None when ``size <= max_values`` (every
+        value is taken).
+
+    Examples
+    --------
+    >>> pos = sample_positions(1000, max_values=5)
+    >>> pos.shape, bool(np.all(np.diff(pos) >= 0))
+    ((5,), True)
+    >>> sample_positions(10, max_values=20) is None
+    True
+    """
+    if isinstance(max_values, bool) or not isinstance(max_values, int) or max_values < 1:
+        raise ParameterError(f"max_values={max_values!r} must be a positive integer")
+    if size <= max_values:
+        return None
+    idx = np.random.default_rng(rng_seed).integers(0, size, size=max_values)
+    idx.sort()  # sequential reads
+    return idx
+
+
+def subsample_values(values: np.ndarray, *, max_values: int = 200_000, rng_seed: int = 0) -> np.ndarray:
+    """At most ``max_values`` finite values drawn at random (with replacement) from ``values``.
+
+    The input is never copied as a whole, so this stays fast and light on 3000 x 7800 arrays.
+    The positions drawn are :func:`sample_positions`.
+
+    Parameters
+    ----------
+    values : np.ndarray
+        Any shape; flattened.
+    max_values : int
+        Upper bound of the returned size.
+    rng_seed : int
+        Seed of the random draw (the result is reproducible).
+
+    Returns
+    -------
+    np.ndarray [shape=(<= max_values,), dtype=float64]
+        All finite values when there are at most ``max_values`` of them, else a random sample.
+
+    Examples
+    --------
+    >>> subsample_values(np.arange(10), max_values=4).shape
+    (4,)
+    >>> subsample_values(np.array([1.0, np.nan, 3.0])).tolist()
+    [1.0, 3.0]
+    """
+    flat = np.asarray(values).reshape(-1)
+    idx = sample_positions(flat.size, max_values=max_values, rng_seed=rng_seed)
+    if idx is not None:
+        flat = flat[idx]
+    out = flat.astype(np.float64)
+    return out[np.isfinite(out)]
 
 
 class _Reservoir:
@@ -815,7 +885,10 @@ class PixelStats:
         >>> PixelStats.from_npz(p).classes
         ('a', 'b')
         """
-        path = Path(path)
+        return atomic_write(path, self.to_npz_bytes())
+
+    def to_npz_bytes(self) -> bytes:
+        """The ``.npz`` :meth:`to_npz` writes, as bytes (a download button's content)."""
         arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(self._meta()))}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -823,8 +896,7 @@ class PixelStats:
                 arrays[f.name] = value
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        path.write_bytes(buf.getvalue())
-        return path
+        return buf.getvalue()
 
     @classmethod
     def from_npz(cls, path: str | os.PathLike[str] | io.BytesIO) -> PixelStats:
@@ -1384,7 +1456,7 @@ def compute_stats_chunks(chunks: Iterable[tuple[Any, Any] | Any], *,
     ----------
     chunks : iterable of (np.ndarray, array-like or None), or of np.ndarray
         Chunks of shape (k, n_mels, n_frames) with their labels (or bare arrays when
-        unlabelled), e.g. from :class:`sndiag.chunks.NpyChunks`. Chunks may be views of a reused
+        unlabelled), e.g. from :class:`sndiag.io.streaming.NpyChunks`. Chunks may be views of a reused
         buffer: nothing is kept beyond the quantile sample, which is copied.
     quantiles : {"sample", "exact", "none"}
         A stream can only be sampled, so ``"exact"`` means ``"sample"``; quantiles are exact

@@ -3,7 +3,7 @@
 Layout of a :class:`FileStore` rooted at ``root``::
 
     root/
-      <content_hash>.npz          the dataset (Dataset.to_npz_bytes)
+      <content_hash>.npz          the dataset (sndiag.io.save)
       <content_hash>.json         entry metadata: name, created, n_clips, shape, classes, ...
       <content_hash>.<kind>.json  attachments (e.g. experiment results), also atomic
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,9 @@ from typing import Any, Protocol
 
 from sndiag.dataset import Dataset
 from sndiag.errors import DataError, StoreError
+from sndiag.io.arrays import load_arrays, save, to_npz_bytes
+from sndiag.io.atomic import atomic_write
+from sndiag.settings import Settings
 
 __all__ = ["DatasetStore", "FileStore", "MemoryStore", "StoreEntry", "default_store", "open_store"]
 
@@ -91,25 +93,6 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; entries are readable like any written file
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 class FileStore:
     """Datasets on disk under ``root``, by content hash.
 
@@ -141,12 +124,13 @@ class FileStore:
             return self._entry(meta_path)
         entry = StoreEntry.for_dataset(ds, name=name)
         try:
-            _atomic_write(data_path, ds.to_npz_bytes())
+            save(ds, data_path)
             # The metadata goes last: an entry is listed only once its data is complete.
-            _atomic_write(meta_path, json.dumps(entry.to_dict()).encode())
+            atomic_write(meta_path, json.dumps(entry.to_dict()))
         except OSError as exc:
-            raise StoreError(f"cannot write to the store at {self.root}: {exc.strerror}; "
-                             "check free disk space and permissions") from None
+            raise StoreError(f"cannot write to the store at {self.root}: "
+                             f"{getattr(exc, 'strerror', None) or exc}; check free disk space and "
+                             "permissions") from None
         return entry
 
     def get(self, dataset_id: str) -> Dataset:
@@ -156,7 +140,7 @@ class FileStore:
             raise StoreError(f"no dataset {dataset_id[:12]}… in the store; it may have been "
                              "created on another server — load the data again")
         try:
-            ds = Dataset.load(data_path)
+            ds = load_arrays(data_path)
         except (DataError, OSError, ValueError) as exc:
             raise StoreError(f"store entry {dataset_id[:12]}… is unreadable ({exc}); "
                              "load the data again") from None
@@ -191,7 +175,7 @@ class FileStore:
         """Store JSON ``payload`` (e.g. experiment results) beside a dataset."""
         _check_id(dataset_id)
         path = self.root / f"{dataset_id}.{_check_kind(kind)}.json"
-        _atomic_write(path, json.dumps(payload).encode())
+        atomic_write(path, json.dumps(payload))
 
     def get_attachment(self, dataset_id: str, kind: str) -> dict[str, Any] | None:
         _check_id(dataset_id)
@@ -222,16 +206,14 @@ class MemoryStore:
 
     def put(self, ds: Dataset, *, name: str | None = None) -> StoreEntry:
         if ds.content_hash not in self._data:
-            self._data[ds.content_hash] = (ds.to_npz_bytes(), StoreEntry.for_dataset(ds, name=name))
+            self._data[ds.content_hash] = (to_npz_bytes(ds), StoreEntry.for_dataset(ds, name=name))
         return self._data[ds.content_hash][1]
 
     def get(self, dataset_id: str) -> Dataset:
         _check_id(dataset_id)
         if dataset_id not in self._data:
             raise StoreError(f"no dataset {dataset_id[:12]}… in the store; load the data again")
-        import io
-
-        return Dataset.load(io.BytesIO(self._data[dataset_id][0]))
+        return load_arrays(self._data[dataset_id][0])
 
     def entries(self) -> list[StoreEntry]:
         return sorted((e for _, e in self._data.values()), key=lambda e: e.created, reverse=True)
@@ -247,10 +229,9 @@ class MemoryStore:
         return None if raw is None else json.loads(raw)
 
 
-def default_store(env: dict[str, str] | None = None) -> FileStore:
-    """The store at ``$SNDIAG_STORE``, default ``./.sndiag/store`` under the working directory."""
-    env = dict(os.environ) if env is None else env
-    return FileStore(env.get("SNDIAG_STORE") or Path.cwd() / ".sndiag" / "store")
+def default_store(settings: Settings | None = None) -> FileStore:
+    """The store of ``settings`` (``$SNDIAG_STORE``, default ``./.sndiag/store``)."""
+    return FileStore((settings or Settings.from_env()).store)
 
 
 def open_store(location: str | os.PathLike[str] | None) -> DatasetStore:

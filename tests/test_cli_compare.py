@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import sndiag.io as sio
 from sndiag.cli import app, main
 from sndiag.dataset import Dataset
 
@@ -23,8 +24,8 @@ def tiny_npz(tmp_path: Path) -> Path:
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1, 2], 12)
     X = rng.gamma(2.0, 1.0, size=(36, 5, 7)) + 1.5 * y[:, None, None]
-    return Dataset(X.astype(np.float32), y=y, groups=np.tile(["a", "b", "c", "d"], 9),
-                   provenance={"name": "tiny"}).save(tmp_path / "tiny.npz")
+    return sio.save(Dataset(X.astype(np.float32), y=y, groups=np.tile(["a", "b", "c", "d"], 9),
+                            provenance={"name": "tiny"}), tmp_path / "tiny.npz")
 
 
 def test_compare_prints_table_and_writes_json(tiny_npz: Path, tmp_path: Path) -> None:
@@ -79,7 +80,7 @@ def test_compare_bad_options_exit_2_one_line(tiny_npz: Path, args: list[str], me
 
 
 def test_compare_unlabelled_and_missing_input_subprocess(tmp_path: Path) -> None:
-    unlabelled = Dataset(np.ones((8, 2, 3), dtype=np.float32)).save(tmp_path / "u.npz")
+    unlabelled = sio.save(Dataset(np.ones((8, 2, 3), dtype=np.float32)), tmp_path / "u.npz")
     for path, message in ((unlabelled, "needs labels"), (tmp_path / "missing.npz", "missing")):
         proc = subprocess.run([sys.executable, "-m", "sndiag.cli", "compare", str(path)],
                               capture_output=True, text=True, check=False)

@@ -1,7 +1,8 @@
 import pytest
 
-from sndiag.config import Limits, SpectrogramConfig
+from sndiag.config import SpectrogramConfig
 from sndiag.errors import ParameterError
+from sndiag.settings import Settings
 
 
 def test_config_default_is_3_seconds_of_60x130():
@@ -38,7 +39,7 @@ def test_config_round_trip_and_unknown_key():
 
 
 def test_limits_from_env():
-    lim = Limits.from_env({"SNDIAG_MAX_UPLOAD_MB": "5", "SNDIAG_MAX_CLIPS": "7"})
+    lim = Settings.from_env({"SNDIAG_MAX_UPLOAD_MB": "5", "SNDIAG_MAX_CLIPS": "7"}).limits
     assert lim.max_upload_mb == 5 and lim.max_clips == 7
     with pytest.raises(ParameterError, match="SNDIAG_MAX_CLIPS"):
-        Limits.from_env({"SNDIAG_MAX_CLIPS": "many"})
+        Settings.from_env({"SNDIAG_MAX_CLIPS": "many"})

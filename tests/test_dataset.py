@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+import sndiag.io as sio
 from sndiag.dataset import Dataset, Skipped, guess_scale
 from sndiag.errors import DataError, ShapeError
 
@@ -47,7 +48,7 @@ def test_dataset_save_load_round_trip(tmp_path):
         provenance={"source": "test", "config": {"sr": 8000}},
         skipped=(Skipped("c.wav", "not audio"),),
     )
-    back = Dataset.load(ds.save(tmp_path / "d.npz"))
+    back = sio.load_arrays(sio.save(ds, tmp_path / "d.npz"))
     np.testing.assert_array_equal(back.X, ds.X)
     assert back.y.tolist() == ["x", "y"] and back.groups.tolist() == ["g1", "g2"]
     assert back.names.tolist() == ["a.wav", "b.wav"]

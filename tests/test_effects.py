@@ -349,14 +349,13 @@ def test_evaluate_scaler_affine_falls_back_when_stats_are_of_other_clips(small):
 def test_evaluate_scaler_affine_output_that_would_overflow_is_transformed():
     """A scale of 1e-38 on float32 data overflows to Inf: the bound sends it to the full path,
     which reports the non-finite output."""
-    from types import SimpleNamespace
-
     from sndiag.effects import _after_affine
+    from sndiag.scalers import make_scaler
 
     X = np.random.default_rng(0).gamma(2.0, 1.0, size=(10, 2, 3)).astype(np.float32)
     st = compute_stats(X, quantiles="none")
-    fake = SimpleNamespace(offset_=0.0, scale_=np.full((2, 3), 1e-38))
-    assert _after_affine(fake, X, st, None, 0, 0) is None
-    fake.scale_ = np.ones((2, 3))
-    fake.transform = lambda Z: Z
-    assert _after_affine(fake, X, st, None, 0, 0).changed is False
+    s = make_scaler("standard").fit(X)
+    s.offset_, s.scale_ = np.zeros((2, 3)), np.full((2, 3), 1e-38)
+    assert _after_affine(s, X, st, None, 0, 0) is None
+    s.scale_ = np.ones((2, 3))
+    assert _after_affine(s, X, st, None, 0, 0).changed is False

@@ -21,11 +21,9 @@ from sndiag.errors import DataError, ParameterError
 from sndiag.experiment import (
     ConfigResult,
     ExperimentResult,
-    MaskSpec,
     corrected_ci,
     corrected_ttest,
     format_table,
-    parse_mask_spec,
     plan_splits,
     run_experiment,
     verdict,
@@ -199,31 +197,6 @@ def test_corrected_ci_is_wider_than_naive() -> None:
     lo, hi = corrected_ci(s, n_train=80, n_test=20)
     naive = sps.t.interval(0.95, 4, loc=np.mean(s), scale=sps.sem(s))
     assert lo < naive[0] and hi > naive[1]
-
-
-# -- mask specs -------------------------------------------------------------------------------
-@pytest.mark.parametrize(("spec", "expected"), [
-    ("none", MaskSpec("none")), ("NONE", MaskSpec("none")),
-    ("snr<0.5", MaskSpec("snr", 0.5)), (" snr < 2 ", MaskSpec("snr", 2.0)),
-    ("snr<1e-1", MaskSpec("snr", 0.1)), ("p10", MaskSpec("percentile", 10.0)),
-    ("P 2.5", MaskSpec("percentile", 2.5)),
-])
-def test_parse_mask_spec(spec: str, expected: MaskSpec) -> None:
-    parsed = parse_mask_spec(spec)
-    assert parsed == expected
-    assert parse_mask_spec(parsed.spec) == parsed
-
-
-@pytest.mark.parametrize("spec", ["snr>0.5", "snr<0", "snr<-1", "p0", "p100", "p150", "q10",
-                                  "snr<", "p", "10", "rows 0-4"])
-def test_parse_mask_spec_bad(spec: str) -> None:
-    with pytest.raises(ParameterError, match="mask spec"):
-        parse_mask_spec(spec)
-
-
-def test_parse_mask_spec_not_a_string() -> None:
-    with pytest.raises(ParameterError, match="must be a string"):
-        parse_mask_spec(0.5)  # type: ignore[arg-type]
 
 
 # -- results, JSON ----------------------------------------------------------------------------
@@ -490,7 +463,7 @@ def test_public_api_is_sorted_and_importable() -> None:
 def test_fsdd_speaker_independent_standardization_trails_raw(fsdd_dir: Any) -> None:
     """On unseen speakers per-pixel standardization scores below the raw data (as measured:
     31% vs 42% with the default grid); this smaller grid checks the direction, not p < 0.05."""
-    from sndiag.ingest import from_folder
+    from sndiag.io import from_folder
 
     ds = from_folder(fsdd_dir, label_regex=r"(?P<label>\d)_(?P<group>[a-z]+)_\d+\.wav", n_jobs=2)
     res = run_experiment(ds, scalers=["none", "standard", "log1p"], folds=5, n_jobs=2)
@@ -518,3 +491,63 @@ def test_experiment_figures_from_result_and_stored_dict() -> None:
         assert curves.data[0].name == "original (none)" and len(curves.data[0].y) == 2
     logreg = run_experiment(make_ds(), scalers=["none"], folds=2, n_jobs=1)
     assert "No per-epoch curves" in experiment_curves(logreg).layout.title.text
+
+
+# -- the mask and the data's time base reach the experiment ------------------------------------
+def test_rows_by_hand_and_auto_flags_reach_the_experiment() -> None:
+    """The Mask page's whole spec goes in: masking the class rows by hand brings accuracy to
+    chance, and the result names the mask."""
+    from sndiag.masks import MaskSpec
+
+    ds = make_ds(n_per_class=30, signal=3.0)
+    X = ds.X.copy()
+    X[:, 5] = 0.0  # an empty band: auto-flagged
+    ds = ds.replace(X=X)
+    spec = MaskSpec(rows=(2, 3), auto=True)
+    res = run_experiment(ds, scalers=["standard"], masks=["none", spec], folds=3, n_jobs=1)
+    plain, masked = res.get("standard"), res.get("standard", spec.spec)
+    assert masked is not None and masked.mask == "rows:2-3+auto"
+    assert plain.mean > 0.9 and masked.mean < 0.6
+    assert "rows:2-3+auto" in json.dumps(res.to_dict())
+
+
+def test_pcen_takes_the_sample_rate_and_hop_of_the_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dataset extracted at 8 kHz with hop 64: PCEN's smoother runs on that time base in the
+    experiment, the effects and the export (not librosa's 22050 Hz / 512 defaults)."""
+    import io as _io
+
+    import soundfile as sf
+
+    from sndiag.config import SpectrogramConfig
+    from sndiag.effects import evaluate_scaler
+    from sndiag.export import fit_export
+    from sndiag.io import from_files
+    from sndiag.scalers import PcenCompressor
+
+    rng = np.random.default_rng(0)
+
+    def wav(label: int) -> bytes:
+        buf = _io.BytesIO()
+        t = np.arange(4000) / 8000
+        sf.write(buf, np.sin(2 * np.pi * (300 + 700 * label) * t) + 0.1 * rng.normal(size=t.size),
+                 8000, format="WAV")
+        return buf.getvalue()
+
+    files = [(f"{c}/{i}.wav", wav(c)) for c in (0, 1) for i in range(6)]
+    cfg = SpectrogramConfig(sr=8000, hop_length=64, n_fft=256, n_mels=20, n_frames=40)
+    ds = from_files(files, config=cfg)
+    assert (ds.config.sr, ds.config.hop_length) == (8000, 64)
+    seen: list[tuple[float, int]] = []
+    real = PcenCompressor._forward
+
+    def spy(self, X3):
+        seen.append((float(self.sr), int(self.hop_length)))
+        return real(self, X3)
+
+    monkeypatch.setattr(PcenCompressor, "_forward", spy)
+    run_experiment(ds, scalers=["pcen"], folds=2, n_jobs=1)
+    eff = evaluate_scaler("pcen", ds.X, config=ds.config)
+    ex = fit_export(ds, scaler="pcen+band")
+    assert seen and set(seen) == {(8000.0, 64)}
+    assert (eff.scaler.sr, eff.scaler.hop_length) == (8000, 64)
+    assert ex.compress[0][1]["sr"] == 8000 and ex.compress[0][1]["hop_length"] == 64

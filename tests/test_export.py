@@ -10,7 +10,6 @@ from sndiag.export import (
     load_params,
     params_json,
     params_npz_bytes,
-    parse_rows,
     training_snippet,
 )
 from sndiag.masks import manual_mask
@@ -23,7 +22,7 @@ AFFINE = ["none", "standard", "std_floor", "band", "global", "minmax", "maxabs",
 def test_export_reproduces_the_fitted_scaler(small_X, name):
     X = small_X + 0.01
     fitted = make_scaler(name).fit(X)
-    exported = export_params(fitted, name=name, X_train=X)
+    exported = export_params(fitted, name=name)
     np.testing.assert_allclose(exported.transform(X), fitted.transform(X), rtol=1e-4, atol=1e-4)
 
 
@@ -32,7 +31,7 @@ def test_export_round_trips_through_files(small_X, fmt):
     mask = manual_mask(small_X.shape[1:], rows=[0, 1, 2])
     X = mask.apply(small_X, mode="zero")
     fitted = make_scaler("band").fit(X)
-    exported = export_params(fitted, name="band", X_train=X, mask=mask)
+    exported = export_params(fitted, name="band", mask=mask)
     raw = params_npz_bytes(exported) if fmt == "npz" else params_json(exported).encode()
     back = load_params(raw)
     assert back.mask_rows[:3].all() and not back.mask_rows[3:].any()
@@ -50,21 +49,9 @@ def test_load_params_rejects_garbage():
         load_params(b"garbage bytes")
 
 
-@pytest.mark.parametrize(("spec", "rows"), [("0-2, 5", [0, 1, 2, 5]), ("", []), ("7", [7]),
-                                            ("3-3,1", [1, 3])])
-def test_parse_rows(spec, rows):
-    assert parse_rows(spec, n_rows=60) == rows
-
-
-@pytest.mark.parametrize("spec", ["a", "5-2", "0-60", "-1"])
-def test_parse_rows_rejects_bad_specs(spec):
-    with pytest.raises(ParameterError):
-        parse_rows(spec, n_rows=60)
-
-
 def test_training_snippet_runs_and_matches(tmp_path, small_X):
     fitted = make_scaler("std_floor").fit(small_X)
-    exported = export_params(fitted, name="std_floor", X_train=small_X)
+    exported = export_params(fitted, name="std_floor")
     (tmp_path / "p.npz").write_bytes(params_npz_bytes(exported))
     code = training_snippet(name="std_floor", params_file=str(tmp_path / "p.npz"))
     assert "sndiag" not in code.split("\n", 3)[0]  # numpy-only for affine scalers
@@ -77,8 +64,33 @@ def test_fit_and_export_writes_json(tmp_path, small_X):
     from sndiag.dataset import Dataset
 
     ds = Dataset(small_X, y=["a", "b"] * 20)
-    msg = fit_and_export(ds, scaler="band", mask_rows="0-1", mask_percentile=10,
+    msg = fit_and_export(ds, scaler="band", mask="p10+rows:0-1",
                          path=tmp_path / "p.json")
     d = json.loads((tmp_path / "p.json").read_text())
     assert d["name"] == "band" and sum(d["mask_rows"]) >= 2
     assert "rows masked" in msg
+
+
+@pytest.mark.parametrize("fmt", ["npz", "json"])
+def test_one_export_format_rebuilds_the_fitted_estimator(small_X, fmt):
+    """The file a training script reads also rebuilds the sndiag estimator, which continues
+    partial_fit where it stopped (one exported-scaler format, not two)."""
+    fitted = make_scaler("db+standard").fit(small_X[:20] + 0.01)
+    exported = export_params(fitted, name="db+standard")
+    raw = params_npz_bytes(exported) if fmt == "npz" else params_json(exported).encode()
+    back = load_params(raw).scaler()
+    more = small_X[20:] + 0.01
+    np.testing.assert_allclose(back.transform(more), fitted.transform(more), rtol=1e-5)
+    back.steps[-1][1].partial_fit(back.steps[0][1].transform(more))
+    fitted.steps[-1][1].partial_fit(fitted.steps[0][1].transform(more))
+    np.testing.assert_allclose(back.transform(more), fitted.transform(more), rtol=1e-5)
+
+
+def test_export_maps_come_from_the_scaler_not_a_probe(small_X):
+    from sndiag.scalers import affine_maps
+
+    fitted = make_scaler("robust").fit(small_X)
+    exported = export_params(fitted, name="robust")
+    off, sc = affine_maps(fitted)
+    np.testing.assert_array_equal(exported.offset, off.astype(np.float32))
+    np.testing.assert_array_equal(exported.scale, sc.astype(np.float32))

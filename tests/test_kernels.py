@@ -344,7 +344,7 @@ def test_compute_stats_on_a_memmap_stays_at_about_one_chunk_of_memory(tmp_path):
 # -- real data ----------------------------------------------------------------------------------
 @pytest.mark.fsdd
 def test_kernel_matches_numpy_on_fsdd(fsdd_dir):
-    from sndiag.ingest import from_files
+    from sndiag.io import from_files
 
     files = sorted(fsdd_dir.glob("*.wav"))[::10]
     ds = from_files(files, label_regex=FSDD_REGEX)

@@ -1,4 +1,4 @@
-"""Tests of sndiag.masks: Mask, snr_mask, manual_mask, auto_flags, mask_summary, SNRMask."""
+"""Tests of sndiag.masks: Mask, snr_mask, manual_mask, auto_flags, mask_summary, SNRMask, MaskSpec."""
 
 from __future__ import annotations
 
@@ -18,11 +18,14 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sndiag.errors import DataError, ParameterError, ShapeError
 from sndiag.masks import (
     Mask,
+    MaskSpec,
     SNRMask,
     auto_flags,
     format_ranges,
     manual_mask,
     mask_summary,
+    parse_rows,
+    proposed_threshold,
     snr_mask,
 )
 from sndiag.stats import compute_stats
@@ -360,3 +363,93 @@ def test_snr_mask_transformer_transform_checks_feature_count(noisy_X):
                           SNRMask(shape=None, percentile=20, level="pixel", mode="drop")])
 def test_snr_mask_transformer_passes_sklearn_checks(estimator, check):
     check(estimator)
+
+
+# -- MaskSpec --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "expected"), [
+    ("none", MaskSpec()), ("NONE", MaskSpec()),
+    ("snr<0.5", MaskSpec(mode="abs", threshold=0.5)),
+    (" snr < 2 ", MaskSpec(mode="abs", threshold=2.0)),
+    ("snr<1e-1", MaskSpec(mode="abs", threshold=0.1)),
+    ("p10", MaskSpec(mode="pct", percentile=10.0)),
+    ("P 2.5", MaskSpec(mode="pct", percentile=2.5)),
+    ("p10+rows:43-59", MaskSpec(mode="pct", percentile=10.0, rows=tuple(range(43, 60)))),
+    ("rows:0-2,7+auto", MaskSpec(rows=(0, 1, 2, 7), auto=True)),
+    ("snr<proposed", MaskSpec(mode="abs")),
+])
+def test_mask_spec_parses_and_round_trips(text: str, expected: MaskSpec) -> None:
+    parsed = MaskSpec.parse(text)
+    assert parsed == expected
+    assert MaskSpec.parse(parsed.spec) == parsed
+    assert MaskSpec.from_query(parsed.to_query())[0] == parsed
+
+
+@pytest.mark.parametrize("text", ["snr>0.5", "snr<0", "snr<-1", "p0", "p100", "p150", "q10",
+                                  "snr<", "p", "10", "rows 0-4", "rows:4-2", "rows:x"])
+def test_mask_spec_parse_rejects(text: str) -> None:
+    with pytest.raises(ParameterError):
+        MaskSpec.parse(text)
+
+
+def test_mask_spec_parse_not_a_string() -> None:
+    with pytest.raises(ParameterError, match="must be a string"):
+        MaskSpec.parse(0.5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("kw", "match"), [({"mode": "band"}, "mode"),
+                                           ({"percentile": 120}, "percentile"),
+                                           ({"threshold": float("nan")}, "threshold"),
+                                           ({"rows": (-1,)}, "rows")])
+def test_mask_spec_validates_fields(kw: dict, match: str) -> None:
+    with pytest.raises(ParameterError, match=match):
+        MaskSpec(**kw)
+
+
+def test_mask_spec_from_query_ignores_bad_values_with_notes() -> None:
+    base = MaskSpec(mode="pct", percentile=30.0, rows=(1,))
+    spec, notes = MaskSpec.from_query({"snr_mode": "nope", "snr": "oops", "rows": "1-x",
+                                       "auto": "1"}, base=base)
+    assert spec == base.replace(auto=True)
+    assert len(notes) == 3
+
+
+def test_mask_spec_build_is_the_union_of_its_parts(noisy_X) -> None:
+    """SNR rule + rows by hand + auto-flagged rows, the same mask the functions give."""
+    X = noisy_X.copy()
+    X[:, 5] = 0.0  # an empty band
+    st = compute_stats(X)
+    spec = MaskSpec(mode="abs", threshold=0.5, rows=(4,), auto=True)
+    want = (manual_mask(st.shape, rows=[4]).union(snr_mask(st, threshold=0.5))
+            .union(auto_flags(st, pixels=False)))
+    got = spec.build(st)
+    assert got.masked_rows == want.masked_rows
+    np.testing.assert_array_equal(got.combined, want.combined)
+    assert MaskSpec(mode="abs").build(st).masked_rows == \
+        snr_mask(st, threshold=proposed_threshold(st)).masked_rows
+
+
+def test_mask_spec_build_refuses_rows_outside_the_data(noisy_X) -> None:
+    with pytest.raises(ParameterError, match="outside"):
+        MaskSpec(rows=(SHAPE[0],)).build(compute_stats(noisy_X))
+
+
+def test_snr_mask_transformer_follows_the_spec(noisy_X) -> None:
+    """The experiment's transformer fits exactly what MaskSpec.build gives on the training data."""
+    spec = MaskSpec(mode="pct", percentile=30.0, rows=(4,), auto=True)
+    t = spec.transformer(shape=SHAPE).fit(noisy_X[:60])
+    assert t.spec_ == spec
+    assert t.mask_.masked_rows == spec.build(compute_stats(noisy_X[:60])).masked_rows
+    assert 4 in t.mask_.masked_rows
+
+
+@pytest.mark.parametrize(("text", "rows"), [("0-2, 5", [0, 1, 2, 5]), ("", []), ("7", [7]),
+                                            ("3-3,1", [1, 3])])
+def test_parse_rows(text: str, rows: list[int]) -> None:
+    assert parse_rows(text, n_rows=60) == rows
+    assert parse_rows(format_ranges(rows, sep=","), n_rows=60) == rows
+
+
+@pytest.mark.parametrize("text", ["a", "5-2", "0-60", "-1"])
+def test_parse_rows_rejects_bad_text(text: str) -> None:
+    with pytest.raises(ParameterError):
+        parse_rows(text, n_rows=60)

@@ -8,6 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
+import sndiag.io as sio
 from sndiag.dataset import Dataset
 from sndiag.errors import StoreError
 from sndiag.store import FileStore, MemoryStore, open_store
@@ -61,7 +62,7 @@ def test_filestore_detects_tampered_entry(tmp_path):
     store = FileStore(tmp_path)
     entry = store.put(_ds())
     other = _ds(5)
-    (tmp_path / f"{entry.dataset_id}.npz").write_bytes(other.to_npz_bytes())
+    (tmp_path / f"{entry.dataset_id}.npz").write_bytes(sio.to_npz_bytes(other))
     with pytest.raises(StoreError, match="does not match"):
         store.get(entry.dataset_id)
     (tmp_path / f"{entry.dataset_id}.npz").write_bytes(b"garbage")
@@ -119,7 +120,7 @@ def hold(what):
     print(what, flush=True)
     time.sleep(120)  # the parent kills us here
 
-real_fsync, real_replace, real_write = os.fsync, os.replace, store_mod._atomic_write
+real_fsync, real_replace, real_write = os.fsync, os.replace, store_mod.atomic_write
 if stage == "write":        # data written and flushed, not yet fsynced or renamed
     os.fsync = lambda fd: hold("write")
 elif stage == "rename":     # data fsynced, not yet renamed into place
@@ -129,7 +130,7 @@ elif stage == "metadata":   # data in place, metadata not yet written
         if path.suffix == ".json":
             hold("metadata")
         real_write(path, data)
-    store_mod._atomic_write = write
+    store_mod.atomic_write = write
 X = np.random.default_rng(7).random((50, 60, 130), dtype=np.float32)
 store_mod.FileStore(root).put(Dataset(X, provenance={"name": "killed"}))
 print("finished", flush=True)
@@ -168,8 +169,8 @@ def test_filestore_sigkill_at_each_step_of_a_put(tmp_path, stage):
 
 _EXTRACT_CHILD = """
 import sys
-import sndiag.spectrogram as spec
-from sndiag.ingest import from_folder
+import sndiag.io.feature_cache as spec
+from sndiag.io import from_folder
 from sndiag.store import FileStore
 
 folder, root = sys.argv[1], sys.argv[2]
@@ -193,8 +194,8 @@ def test_sigkill_mid_extraction_leaves_store_and_feature_cache_usable(tmp_path):
     cache entry, and a second extraction (reusing what was cached) equals a clean one."""
     import soundfile as sf
 
-    from sndiag.ingest import from_folder
-    from sndiag.spectrogram import DiskCache
+    from sndiag.io import from_folder
+    from sndiag.io.feature_cache import DiskCache
 
     folder = tmp_path / "clips"
     for label in ("low", "high"):

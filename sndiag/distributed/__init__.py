@@ -4,7 +4,7 @@ Modules
 -------
 :mod:`~sndiag.distributed.client`
     The ``scheduler`` argument: ``None``/``"none"``, ``"local[:N]"``, ``"tcp://host:8786"``.
-:mod:`~sndiag.distributed.stats`
+:mod:`~sndiag.distributed.file_stats`
     :func:`stats_file`: statistics of a ``.npy``/``.npz`` larger than memory, in row ranges
     merged with the mergeable moments of :mod:`sndiag.stats`.
 :mod:`~sndiag.distributed.extract`
@@ -28,12 +28,12 @@ from sndiag._lazy import lazy_exports
 _LAZY = {
     "ChunkedExtraction": "sndiag.distributed.extract",
     "SchedulerSpec": "sndiag.distributed.client",
-    "StreamedStats": "sndiag.distributed.stats",
+    "StreamedStats": "sndiag.distributed.file_stats",
     "dask_client": "sndiag.distributed.client",
     "extract_chunked": "sndiag.distributed.extract",
     "parse_scheduler": "sndiag.distributed.client",
-    "sample_indices": "sndiag.distributed.stats",
-    "stats_file": "sndiag.distributed.stats",
+    "sample_indices": "sndiag.distributed.file_stats",
+    "stats_file": "sndiag.distributed.file_stats",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

@@ -1,18 +1,18 @@
 """Audio to spectrograms in chunks of files: incremental output, resumable, on any scheduler.
 
-:func:`extract_chunked` is :func:`sndiag.ingest.from_folder` / :func:`~sndiag.ingest.from_files`
+:func:`extract_chunked` is :func:`sndiag.io.from_folder` / :func:`~sndiag.io.from_files`
 for data that does not fit in memory or takes hours:
 
 1. The files are listed and labelled once, in the calling process, with the same rules as the
    in-memory functions (folder, ``label_regex`` or ``labels_csv``).
 2. They are cut into chunks of ``chunk_files`` files. Each chunk is decoded and turned into
-   spectrograms by :func:`~sndiag.ingest.from_files` -- in this process, or on a Dask worker that
+   spectrograms by :func:`~sndiag.io.from_files` -- in this process, or on a Dask worker that
    reads the same paths -- and written as ``chunks/NNNNNN.npz`` in ``out_dir`` (atomically).
 3. After every chunk, ``manifest.json`` records which chunks are done (written atomically). The
    list of files, labels and the settings are in ``plan.json``; their fingerprint (file names,
    sizes, modification times, config, label options, chunk size) is in the manifest.
 4. When every chunk is done, the chunks are streamed into one dataset ``.npz`` (the file
-   :meth:`sndiag.dataset.Dataset.save` writes), one chunk in memory at a time.
+   :func:`sndiag.io.save` writes), one chunk in memory at a time.
 
 Running the same call again after an interruption (Ctrl-C, a killed job, a lost worker) finds
 the manifest, checks the fingerprint and computes only the chunks that are not done. Memory in
@@ -33,12 +33,17 @@ from typing import Any
 
 import numpy as np
 
-from sndiag.chunks import write_npz_chunks
 from sndiag.config import Limits, SpectrogramConfig
 from sndiag.dataset import Dataset, Skipped
 from sndiag.distributed.client import dask_client, parse_scheduler
 from sndiag.errors import DataError, LimitError, ParameterError
-from sndiag.spectrogram import DEFAULT_BATCH_SIZE, DiskCache, FeatureCache
+from sndiag.io.arrays import now
+from sndiag.io.atomic import atomic_write
+from sndiag.io.clips import durations, from_files, scan_folder
+from sndiag.io.feature_cache import DiskCache, FeatureCache
+from sndiag.io.labels import Item, assign_labels
+from sndiag.io.streaming import write_npz_chunks
+from sndiag.spectrogram import DEFAULT_BATCH_SIZE
 
 __all__ = ["ChunkedExtraction", "extract_chunked"]
 
@@ -60,7 +65,7 @@ class ChunkedExtraction:
     out_dir : Path
         Chunks, ``manifest.json`` and ``plan.json``.
     dataset_path : Path
-        The assembled dataset ``.npz`` (read it with :meth:`sndiag.dataset.Dataset.load`).
+        The assembled dataset ``.npz`` (read it with :func:`sndiag.io.load`).
     n_files : int
         Audio files given (after labelling).
     n_clips : int
@@ -96,10 +101,12 @@ class ChunkedExtraction:
 
     def load(self) -> Dataset:
         """The assembled dataset, in memory."""
-        return Dataset.load(self.dataset_path)
+        from sndiag.io.arrays import load_arrays
+
+        return load_arrays(self.dataset_path)
 
 
-# -- planning: the same discovery and labelling as sndiag.ingest --------------------------------
+# -- planning: the same discovery and labelling as sndiag.io.clips -------------------------------
 @dataclass
 class _Plan:
     source: str
@@ -116,8 +123,6 @@ class _Plan:
 def _discover(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
               root: str | os.PathLike[str] | None) -> tuple[str, str, list[Any], list[Skipped]]:
     """(source, root, items, skipped) as :func:`from_folder` / :func:`from_files` find them."""
-    from sndiag.ingest import _Item, scan_folder
-
     if isinstance(src, str | os.PathLike):
         path = Path(src)
         if path.is_dir():
@@ -146,19 +151,17 @@ def _discover(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
         if rel == ".." or rel.startswith(".." + os.sep):
             raise ParameterError(f"{p} is not inside root={base!r}; give a root that contains "
                                  "every file")
-        items.append(_Item(Path(rel).as_posix(), p))
+        items.append(Item(Path(rel).as_posix(), p))
     return base, base, items, []
 
 
 def _plan(src: Any, *, root: Any, labels: str, label_regex: str | None,
           labels_csv: str | os.PathLike[str] | None, limits: Limits) -> _Plan:
-    from sndiag.ingest import _assign_labels
-
     source, base, items, skipped = _discover(src, root)
     if len(items) > limits.max_clips:
         raise LimitError(f"{len(items)} audio files exceed the limit of {limits.max_clips} clips; "
                          "split the data or raise SNDIAG_MAX_CLIPS")
-    lab = _assign_labels(items, labels=labels, label_regex=label_regex, labels_csv=labels_csv)
+    lab = assign_labels(items, labels=labels, label_regex=label_regex, labels_csv=labels_csv)
     return _Plan(source=source, root=base, names=[it.name for it in lab.items],
                  paths=[os.fspath(it.source) for it in lab.items], y=lab.y, groups=lab.groups,
                  how=lab.how, skipped=[*skipped, *lab.skipped],
@@ -185,12 +188,7 @@ def _fingerprint(plan: _Plan, config: SpectrogramConfig, options: dict[str, Any]
 
 # -- files written atomically -------------------------------------------------------------------
 def _write_json(path: Path, payload: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(payload, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(payload))
 
 
 def _read_json(path: Path) -> Any:
@@ -201,12 +199,7 @@ def _read_json(path: Path) -> Any:
 
 
 def _write_chunk(path: Path, result: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **result)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: np.savez(fh, **result))
 
 
 def _read_chunk(path: Path, n_files: int, *, images: bool = False) -> dict[str, np.ndarray] | None:
@@ -239,13 +232,11 @@ _NO_CLIP = re.compile(r"^no clip could be used \(\d+ skipped\): ")
 def _extract_chunk(paths: list[str], names: list[str], root: str, config: SpectrogramConfig,
                    cache: FeatureCache | None, limits: Limits, n_jobs: int, batch_size: int,
                    progress: Progress | None = None) -> dict[str, np.ndarray]:
-    """Spectrograms of one chunk of files with :func:`sndiag.ingest.from_files`.
+    """Spectrograms of one chunk of files with :func:`sndiag.io.from_files`.
 
     Returns ``X`` (the usable clips, in order), and per file ``ok``, ``seconds`` (NaN when
     skipped) and ``reasons`` ("" when used).
     """
-    from sndiag.ingest import from_files
-
     missing = [p for p in paths[:1] if not os.path.exists(p)]
     if missing:
         import socket
@@ -310,12 +301,12 @@ def extract_chunked(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str
     Parameters
     ----------
     src : folder, file, or sequence of files
-        As :func:`sndiag.ingest.from_folder` (a folder, recursive) or
-        :func:`~sndiag.ingest.from_files` (files); zip archives are not supported here.
+        As :func:`sndiag.io.from_folder` (a folder, recursive) or
+        :func:`~sndiag.io.from_files` (files); zip archives are not supported here.
     out_dir : str or Path
         Folder for the chunks, ``manifest.json`` and ``plan.json`` (created if missing).
     config, labels, label_regex, labels_csv, root, limits, batch_size
-        As :func:`sndiag.ingest.from_files`; labels are assigned once over all files.
+        As :func:`sndiag.io.from_files`; labels are assigned once over all files.
     cache : FeatureCache, folder path or None
         Spectrogram cache; with a scheduler give a folder (a :class:`DiskCache`) the workers
         share.
@@ -465,8 +456,6 @@ def _assemble(out: Path, plan: _Plan, state: dict[str, Any], bounds: list[tuple[
               files: list[Path], config: SpectrogramConfig, reused: int, computed: int,
               dataset_path: Path) -> ChunkedExtraction:
     """Stream the chunks into one dataset ``.npz`` (skipped when it is already there)."""
-    from sndiag.ingest import _durations, _now
-
     n = len(plan.names)
     ok = np.zeros(n, dtype=bool)
     seconds = np.full(n, np.nan)
@@ -495,7 +484,7 @@ def _assemble(out: Path, plan: _Plan, state: dict[str, Any], bounds: list[tuple[
         provenance = {
             "source": plan.source, "kind": "audio", "config": config.to_dict(),
             "labels": plan.how, "n_files": plan.n_found, "n_skipped": len(skipped),
-            "durations": _durations(seconds[keep], config), "created": _now(),
+            "durations": durations(seconds[keep], config), "created": now(),
             "chunked": {"chunks": len(bounds), "chunk_files": state["options"]["chunk_files"],
                         "out_dir": os.fspath(out.absolute())},
         }

@@ -38,10 +38,10 @@ folds all finished (partial folds would break the pairing), and its verdict says
 
 Layout
 ------
-``_spec`` mask specification strings, ``_stats`` corrected CI and paired t-test, ``_splits`` the
-shared splits, ``_fit`` classifiers and one fold's fit, ``_result`` result containers and JSON,
-``_run`` :func:`run_experiment`, ``_verdict`` :func:`verdict`, ``_job`` a background
-:class:`ExperimentJob` for user interfaces.
+``_significance`` corrected CI and paired t-test, ``_splits`` the shared splits, ``_fit``
+classifiers and one fold's fit, ``_result`` result containers and JSON, ``_run``
+:func:`run_experiment`, ``_verdict`` :func:`verdict`, ``_job`` a background
+:class:`ExperimentJob` for user interfaces. Masks are :class:`sndiag.masks.MaskSpec`.
 """
 
 from __future__ import annotations
@@ -50,9 +50,8 @@ from sndiag.experiment._fit import CLASSIFIERS, available_classifiers
 from sndiag.experiment._job import ExperimentJob
 from sndiag.experiment._result import ConfigResult, ExperimentResult, format_table
 from sndiag.experiment._run import DEFAULT_SCALERS, run_experiment
-from sndiag.experiment._spec import MaskSpec, parse_mask_spec
+from sndiag.experiment._significance import corrected_ci, corrected_ttest
 from sndiag.experiment._splits import CVPlan, plan_splits
-from sndiag.experiment._stats import corrected_ci, corrected_ttest
 from sndiag.experiment._verdict import verdict
 
 __all__ = [
@@ -62,12 +61,10 @@ __all__ = [
     "DEFAULT_SCALERS",
     "ExperimentJob",
     "ExperimentResult",
-    "MaskSpec",
     "available_classifiers",
     "corrected_ci",
     "corrected_ttest",
     "format_table",
-    "parse_mask_spec",
     "plan_splits",
     "run_experiment",
     "verdict",

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sndiag.errors import DataError
-from sndiag.experiment._spec import parse_mask_spec
-from sndiag.experiment._stats import corrected_ttest
+from sndiag.experiment._significance import corrected_ttest
+from sndiag.masks import MaskSpec
 
 SCHEMA_VERSION = 1
 
@@ -29,7 +29,7 @@ class ConfigResult:
     Attributes
     ----------
     scaler, mask, classifier : str
-        Scaler name, canonical mask spec (see :func:`parse_mask_spec`) and classifier.
+        Scaler name, canonical mask spec (:attr:`~sndiag.masks.MaskSpec.spec`) and classifier.
     fold_accuracies : list of float
         Held-out accuracy of every fold, in split order.
     mean, ci_low, ci_high : float
@@ -147,7 +147,7 @@ class ExperimentResult:
 
     def get(self, scaler: str, mask: str = "none") -> ConfigResult | None:
         """The configuration with this scaler and mask spec, or None."""
-        spec = parse_mask_spec(mask).spec
+        spec = MaskSpec.parse(mask).spec
         for c in self.configurations:
             if c.scaler == scaler and c.mask == spec:
                 return c

@@ -27,10 +27,10 @@ from sndiag.experiment._fit import (
     available_classifiers,
 )
 from sndiag.experiment._result import ConfigResult, ExperimentResult
-from sndiag.experiment._spec import MaskSpec, parse_mask_spec
+from sndiag.experiment._significance import corrected_ci, corrected_ttest
 from sndiag.experiment._splits import CVPlan, plan_splits
-from sndiag.experiment._stats import corrected_ci, corrected_ttest
 from sndiag.experiment._verdict import verdict
+from sndiag.masks import MaskSpec
 
 if TYPE_CHECKING:
     from sndiag.dataset import Dataset
@@ -106,9 +106,10 @@ def run_experiment(
         Scaler names for :func:`sndiag.scalers.make_scaler` (``"db+band"`` compositions work), or
         ``(label, transformer)`` pairs of your own transformers on flattened input. ``"none"``
         is added first when missing: it is the baseline of every p-value.
-    masks : sequence of str
-        Mask specs (:func:`parse_mask_spec`): ``"none"``, ``"snr<0.5"``, ``"p10"``. Every scaler
-        runs with every mask; masks are fitted on the training fold only.
+    masks : sequence of str or MaskSpec
+        Masks (:class:`~sndiag.masks.MaskSpec`, or its text: ``"none"``, ``"snr<0.5"``,
+        ``"p10+rows:43-59+auto"``). Every scaler runs with every mask; masks are fitted on the
+        training fold only.
     classifier : {"logreg", "mlp", "cnn"}
         See the module docstring.
     folds : int
@@ -172,7 +173,7 @@ def run_experiment(
     scaler_list, notes = _normalise_scalers(scalers)
     mask_specs: list[MaskSpec] = []
     for m in (masks if not isinstance(masks, str) else [masks]) or ["none"]:
-        spec = parse_mask_spec(m)
+        spec = MaskSpec.parse(m)
         if spec not in mask_specs:
             mask_specs.append(spec)
 
@@ -181,7 +182,7 @@ def run_experiment(
     configs: list[tuple[str, MaskSpec, Pipeline]] = []
     for mask in mask_specs:
         for s in scaler_list:
-            label, scaler = _make_scaler(s, shape=shape)
+            label, scaler = _make_scaler(s, shape=shape, config=dataset.config)
             clf = _make_classifier(classifier, random_state=random_state, shape=shape)
             configs.append((label, mask, _build_pipeline(scaler, mask, clf, shape=shape)))
 

@@ -36,6 +36,7 @@ Conventions shared by every scaler:
   tests) or below ``1e-30 * max(1, max|X_train|)``. So the gain never exceeds 1e30 relative to
   the data, and float32 output stays finite for test values up to ~1e8 times the training
   range. Zero-variance clips (``clip``) get scale 1 too: no inf/NaN.
+* :func:`affine_maps` gives the ``(offset, scale)`` maps of an affine scaler (None otherwise).
 * ``gain_map(X=None)`` returns the per-pixel noise gain ``(n_mels, n_frames)``: ``1 / scale_``
   for the affine fitted scalers, the empirical ``std(transform(X)) / std(X)`` for the others
   (``X`` required).
@@ -67,7 +68,7 @@ from sndiag.scalers._affine import (
     PixelStandardScaler,
     StdFloorScaler,
 )
-from sndiag.scalers._base import NotInvertibleError
+from sndiag.scalers._base import NotInvertibleError, affine_maps
 from sndiag.scalers._compose import ComposedScaler
 from sndiag.scalers._registry import (
     SCALERS,
@@ -104,6 +105,7 @@ __all__ = [
     "PixelStandardScaler",
     "ScalerInfo",
     "StdFloorScaler",
+    "affine_maps",
     "make_scaler",
     "scaler_from_params",
     "scaler_info",

@@ -279,11 +279,26 @@ class _AffineScaler(_ImageScaler):
     ``partial_fit``; transform, inverse and gain map come from here and use only that state.
     """
 
-    def _flat_maps(self) -> tuple[np.ndarray, np.ndarray]:
+    def affine_maps(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(offset, scale)`` as ``(n_mels, n_frames)`` float64 maps: ``transform(x) = (x -
+        offset) / scale`` pixel by pixel. What effects and exports read (never a probe).
+
+        Examples
+        --------
+        >>> from sndiag.scalers import make_scaler
+        >>> off, sc = make_scaler("band").fit(np.arange(12.0).reshape(2, 2, 3)).affine_maps()
+        >>> off.shape, sc.shape
+        ((2, 3), (2, 3))
+        """
+        check_is_fitted(self)
         img = tuple(self.image_shape_)
-        off = np.broadcast_to(np.asarray(self.offset_, dtype=np.float64), img).ravel()
-        sc = np.broadcast_to(np.asarray(self.scale_, dtype=np.float64), img).ravel()
-        return off, sc
+        off = np.broadcast_to(np.asarray(self.offset_, dtype=np.float64), img)
+        sc = np.broadcast_to(np.asarray(self.scale_, dtype=np.float64), img)
+        return np.array(off), np.array(sc)
+
+    def _flat_maps(self) -> tuple[np.ndarray, np.ndarray]:
+        off, sc = self.affine_maps()
+        return off.ravel(), sc.ravel()
 
     def transform(self, X: Any) -> np.ndarray:
         """Scale ``X`` with the training statistics: ``(X - offset_) / scale_``.
@@ -400,3 +415,27 @@ class _StatelessScaler(_ImageScaler):
         X2, img, _ = _as_2d(self, X, reset=False, stateful=False)
         Z2 = np.asarray(self.transform(X)).reshape(X2.shape)
         return _empirical_gain(X2, Z2, img)
+
+
+def affine_maps(scaler: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(offset, scale)`` maps of a fitted per-pixel affine scaler, else None.
+
+    The one answer to "is this scaler affine?": the fitted scalers (``standard``, ``band``,
+    ``robust``, ...) are; the identity ``none`` is (offset 0, scale 1, once it knows its shape);
+    compressions, per-clip scaling and compositions with them are not.
+
+    Examples
+    --------
+    >>> from sndiag.scalers import make_scaler
+    >>> X = np.random.default_rng(0).random((5, 2, 3))
+    >>> affine_maps(make_scaler("log1p").fit(X)) is None
+    True
+    >>> affine_maps(make_scaler("none").fit(X))[1].tolist()
+    [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    """
+    if isinstance(scaler, _AffineScaler):
+        return scaler.affine_maps()
+    if getattr(scaler, "_identity", False) and hasattr(scaler, "image_shape_"):
+        img = tuple(scaler.image_shape_)
+        return np.zeros(img), np.ones(img)
+    return None

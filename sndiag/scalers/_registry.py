@@ -34,7 +34,9 @@ from sndiag.scalers._stateless import (
 )
 
 __all__ = [
+    "DATA_PARAMS",
     "SCALERS",
+    "Option",
     "ScalerInfo",
     "make_scaler",
     "scaler_from_params",
@@ -42,6 +44,73 @@ __all__ = [
     "scaler_names",
     "scaler_params",
 ]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One constructor parameter a user may set (dashboard widgets, link values, CLI).
+
+    Attributes
+    ----------
+    name : str
+        The constructor parameter.
+    kind : {"bool", "int", "float"}
+    low, high : float or None
+        Accepted range (inclusive); values outside are refused with a message.
+    step : float or None
+        Step of a number input or slider.
+    help : str
+        One line for the widget's help.
+    slider : bool
+        Offer a slider (else a number input or a checkbox).
+
+    Examples
+    --------
+    >>> Option("gain", "float", 0.0, 1.0).check(0.5)
+    0.5
+    >>> Option("time_constant", "float", 1e-3, 10.0).check(1e300)
+    Traceback (most recent call last):
+    ...
+    sndiag.errors.ParameterError: time_constant=1e+300 is outside 0.001..10
+    """
+
+    name: str
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    help: str = ""
+    slider: bool = False
+
+    def check(self, value: Any) -> Any:
+        """``value`` converted to the option's kind; ParameterError when it does not fit."""
+        if self.kind == "bool":
+            if isinstance(value, bool | np.bool_):
+                return bool(value)
+            raise ParameterError(f"{self.name}={value!r} must be True or False")
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{self.name}={value!r} must be a number") from None
+        if isinstance(value, bool) or not np.isfinite(v):
+            raise ParameterError(f"{self.name}={value!r} must be a finite number")
+        if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
+            lo = "-inf" if self.low is None else f"{self.low:g}"
+            hi = "inf" if self.high is None else f"{self.high:g}"
+            raise ParameterError(f"{self.name}={v:g} is outside {lo}..{hi}")
+        if self.kind == "int":
+            if v != int(v):
+                raise ParameterError(f"{self.name}={value!r} must be a whole number")
+            return int(v)
+        return v
+
+
+_MEAN_STD = (Option("with_mean", "bool", help="Subtract the mean."),
+             Option("with_std", "bool", help="Divide by the std."))
+
+#: Parameters that describe the data's time base, not a user's choice: :func:`make_scaler` takes
+#: them from the dataset's :class:`~sndiag.config.SpectrogramConfig` (``config=``).
+DATA_PARAMS = ("sr", "hop_length")
 
 
 @dataclass(frozen=True)
@@ -62,6 +131,8 @@ class ScalerInfo:
         Whether ``inverse_transform`` recovers the input.
     stateless : bool
         Whether ``fit`` learns nothing (per-clip or pointwise transforms).
+    options : tuple of Option
+        The parameters a user may set, with their ranges (defaults: :meth:`defaults`).
     """
 
     name: str
@@ -70,12 +141,42 @@ class ScalerInfo:
     description: str
     invertible: bool
     stateless: bool
+    options: tuple[Option, ...] = ()
+
+    def defaults(self) -> dict[str, Any]:
+        """The options' defaults, read from the class (the only place they are written).
+
+        Examples
+        --------
+        >>> SCALERS["std_floor"].defaults()
+        {'floor_percentile': 25.0}
+        """
+        params = self.cls().get_params(deep=False)
+        return {o.name: params[o.name] for o in self.options}
+
+    def check_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """``given`` options checked against the declared ones (unknown names refused).
+
+        Examples
+        --------
+        >>> SCALERS["pcen"].check_options({"gain": 0.5})
+        {'gain': 0.5}
+        """
+        known = {o.name: o for o in self.options}
+        out = {}
+        for key, value in given.items():
+            if key not in known:
+                raise ParameterError(f"scaler {self.name!r} has no option {key!r}; options: "
+                                     f"{sorted(known) or 'none'}")
+            out[key] = known[key].check(value)
+        return out
 
 
-def _info(name: str, cls: type, title: str, description: str) -> tuple[str, ScalerInfo]:
+def _info(name: str, cls: type, title: str, description: str,
+          options: tuple[Option, ...] = ()) -> tuple[str, ScalerInfo]:
     stateless = bool(getattr(cls, "_stateless", False))
     invertible = bool(getattr(cls, "_invertible", True))
-    return name, ScalerInfo(name, cls, title, description, invertible, stateless)
+    return name, ScalerInfo(name, cls, title, description, invertible, stateless, options)
 
 
 #: Every scaler by registry name, in the order the dashboard lists them.
@@ -84,19 +185,22 @@ SCALERS: Mapping[str, ScalerInfo] = MappingProxyType(dict([
           "Leaves the data as it is: quiet rows stay quiet and loud noisy rows stay loud."),
     _info("standard", PixelStandardScaler, "Per-pixel standardization",
           "Divides every pixel by its own std: near-silent and noisy low-SNR pixels get the "
-          "largest gain, so their noise is blown up to the level of the signal."),
+          "largest gain, so their noise is blown up to the level of the signal.", _MEAN_STD),
     _info("std_floor", StdFloorScaler, "Per-pixel standardization with a std floor",
           "Per-pixel standardization, but no pixel is divided by less than a floor std: the "
-          "noise of near-silent rows is no longer blown up."),
+          "noise of near-silent rows is no longer blown up.",
+          (Option("floor_percentile", "float", 0.0, 100.0, 1.0,
+                  "The std floor is this percentile of the positive per-pixel stds: higher = "
+                  "less gain on quiet pixels.", slider=True),)),
     _info("band", BandScaler, "Per-band standardization (CMVN)",
           "One mean and std per mel row: rows are put on a common level, and the quiet frames "
-          "of a noisy row stay small relative to its loud ones."),
+          "of a noisy row stay small relative to its loud ones.", _MEAN_STD),
     _info("global", GlobalScaler, "Global standardization",
           "One mean and std for all pixels: a change of units that keeps every row's relative "
-          "level, so low-SNR rows are neither amplified nor damped."),
+          "level, so low-SNR rows are neither amplified nor damped.", _MEAN_STD),
     _info("clip", ClipScaler, "Per-clip standardization",
           "Each clip by its own mean and std: removes loudness differences between clips; rows "
-          "keep their relative levels, so low-SNR rows are not singled out."),
+          "keep their relative levels, so low-SNR rows are not singled out.", _MEAN_STD),
     _info("minmax", PixelMinMaxScaler, "Per-pixel min-max",
           "Maps each pixel's training range to 0..1: near-silent pixels with a tiny range get a "
           "huge gain, much like per-pixel standardization."),
@@ -105,18 +209,32 @@ SCALERS: Mapping[str, ScalerInfo] = MappingProxyType(dict([
           "rows with rare loud bursts are damped."),
     _info("robust", PixelRobustScaler, "Per-pixel robust (median/IQR)",
           "Per-pixel median and interquartile range: near-silent pixels have a tiny IQR and get "
-          "an enormous gain, the riskiest choice for silent rows."),
+          "an enormous gain, the riskiest choice for silent rows.",
+          (Option("with_centering", "bool", help="Subtract the median."),
+           Option("with_scaling", "bool", help="Divide by the IQR."),
+           Option("unit_variance", "bool", help="Scale so a normal pixel gets std 1."))),
     _info("median", MedianScaler, "Per-pixel median centring",
           "Subtracts each pixel's training median and does not rescale: every row keeps gain 1."),
     _info("log1p", Log1pCompressor, "log1p compression",
           "log(1 + x): squashes loud bursts, keeps quiet rows nearly linear; the gain of quiet "
-          "pixels is at most 1, so their noise is not blown up."),
+          "pixels is at most 1, so their noise is not blown up.",
+          (Option("ref", "float", 1e-12, 1e12, None, "Reference level: values well below it "
+                  "stay almost linear."),)),
     _info("db", DbCompressor, "Decibels (power_to_db)",
           "Power to decibels: squashes loud bursts strongly, but near-silent pixels spread over "
-          "many dB, so their noise gets the largest gain."),
+          "many dB, so their noise gets the largest gain.",
+          (Option("ref", "float", 1e-12, 1e12, None, "Power that gives 0 dB."),
+           Option("amin", "float", 1e-30, 1.0, None, "Smallest power considered (the dB floor)."),
+           Option("top_db", "float", 1.0, 300.0, 10.0, "Dynamic range kept per clip (dB)."))),
     _info("pcen", PcenCompressor, "PCEN",
           "Per-channel energy normalization: an automatic gain per row over time that suppresses "
-          "steady background and squashes bursts; not invertible."),
+          "steady background and squashes bursts; not invertible.",
+          (Option("gain", "float", 0.0, 1.0, 0.01, "Exponent of the automatic gain control."),
+           Option("bias", "float", 0.0, 100.0, 0.1, "Bias added before root compression."),
+           Option("power", "float", 0.0, 1.0, 0.05, "Root-compression exponent."),
+           Option("time_constant", "float", 1e-3, 10.0, 0.05,
+                  "Time constant of the smoother (seconds)."),
+           Option("eps", "float", 1e-12, 1.0, None, "Floor of the smoothed energy."))),
 ]))
 
 
@@ -178,7 +296,7 @@ def scaler_info(name: str) -> ScalerInfo:
                       all(i.invertible for i in infos), all(i.stateless for i in infos))
 
 
-def make_scaler(name: str, **params: Any) -> BaseEstimator:
+def make_scaler(name: str, *, config: Any = None, **params: Any) -> BaseEstimator:
     """Build a scaler by registry name (see :data:`SCALERS`), or a composition ``"a+b"``.
 
     A composition is a :class:`ComposedScaler` whose steps are named after the parts. Every step
@@ -190,6 +308,10 @@ def make_scaler(name: str, **params: Any) -> BaseEstimator:
     ----------
     name : str
         A :data:`SCALERS` name or ``+``-joined names.
+    config : SpectrogramConfig, optional
+        How the data was extracted (``Dataset.config``): steps that depend on its time base
+        (:data:`DATA_PARAMS`: PCEN's ``sr`` and ``hop_length``) take them from here unless
+        given in ``params``.
     **params
         Constructor parameters, checked now (so a bad value fails here, not at ``fit``).
 
@@ -209,6 +331,9 @@ def make_scaler(name: str, **params: Any) -> BaseEstimator:
     StdFloorScaler(floor_percentile=10)
     >>> make_scaler("db+band", shape=(60, 130), band__with_std=False).steps[1][1]
     BandScaler(shape=(60, 130), with_std=False)
+    >>> from sndiag.config import SpectrogramConfig
+    >>> make_scaler("pcen", config=SpectrogramConfig(sr=8000, hop_length=64))
+    PcenCompressor(hop_length=64, sr=8000)
     >>> make_scaler("nope")
     Traceback (most recent call last):
     ...
@@ -216,7 +341,7 @@ def make_scaler(name: str, **params: Any) -> BaseEstimator:
     """
     parts = _split(name)
     if len(parts) == 1:
-        return _make_one(parts[0], params)
+        return _make_one(parts[0], _with_data(parts[0], dict(params), config))
     fitted = [p for p in parts[:-1] if not SCALERS[p].stateless]
     if fitted:
         raise ParameterError(f"scaler {name!r}: {fitted[0]!r} learns from the data, so it must be "
@@ -236,7 +361,17 @@ def make_scaler(name: str, **params: Any) -> BaseEstimator:
             raise ParameterError(f"unknown parameter {key!r} for scaler {name!r}; known: {known}")
         for p in targets:
             per[p][key] = value
-    return ComposedScaler([(p, _make_one(p, per[p])) for p in parts])
+    return ComposedScaler([(p, _make_one(p, _with_data(p, per[p], config))) for p in parts])
+
+
+def _with_data(name: str, params: dict[str, Any], config: Any) -> dict[str, Any]:
+    """``params`` plus the :data:`DATA_PARAMS` step ``name`` takes from ``config``."""
+    if config is None:
+        return params
+    for key in DATA_PARAMS:
+        if key in _param_names(name) and key not in params:
+            params[key] = getattr(config, key)
+    return params
 
 
 # -- export / import of fitted parameters ------------------------------------------------------

@@ -45,6 +45,8 @@ class IdentityScaler(_StatelessScaler):
     (True, [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
     """
 
+    _identity = True
+
     def __init__(self, *, shape: tuple[int, int] | None = None) -> None:
         self.shape = shape
 

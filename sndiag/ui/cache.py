@@ -1,8 +1,10 @@
 """Streamlit caches around sndiag's pure functions, keyed by dataset content hash + parameters.
 
 Nothing here computes anything itself: each function is a thin ``st.cache_resource`` /
-``st.cache_data`` wrapper, so moving a slider reruns the page script but never recomputes the
-statistics of a dataset, and switching scalers back and forth never refits one.
+``st.cache_data`` wrapper around a function of the package (statistics, :meth:`MaskSpec.build`,
+:func:`~sndiag.effects.evaluate_scaler`, :func:`~sndiag.export.fit_export`, ...), so moving a
+slider reruns the page script but never recomputes the statistics of a dataset, and switching
+scalers back and forth never refits one.
 
 * Datasets are immutable and large: ``st.cache_resource`` (shared, not copied), keyed by the
   store location and the content hash.
@@ -13,9 +15,9 @@ statistics of a dataset, and switching scalers back and forth never refits one.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +26,8 @@ import streamlit as st
 
 from sndiag.dataset import Dataset
 from sndiag.errors import SndiagError, StoreError
+from sndiag.masks import MaskSpec
+from sndiag.settings import Settings
 
 __all__ = [
     "auto_flag_rows",
@@ -41,15 +45,21 @@ __all__ = [
     "report_html",
     "scaler_options",
     "scaler_registry",
-    "stats_npz_bytes",
+    "settings",
+    "spec_key",
     "store",
     "summary",
 ]
 
 
-# -- store and datasets ------------------------------------------------------------------------
+# -- settings, store and datasets ----------------------------------------------------------------
+def settings() -> Settings:
+    """The deployment settings (:meth:`Settings.from_env`), read at each script run."""
+    return Settings.from_env()
+
+
 def _store_location() -> str:
-    return os.environ.get("SNDIAG_STORE", "")
+    return str(settings().store)
 
 
 def _code_version() -> int:
@@ -64,9 +74,9 @@ def _code_version() -> int:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _store(location: str, version: int) -> Any:
-    from sndiag.store import default_store
+    from sndiag.store import FileStore
 
-    return default_store({"SNDIAG_STORE": location} if location else None)
+    return FileStore(location)
 
 
 def store() -> Any:
@@ -131,10 +141,9 @@ def summary(ds_id: str, _ds: Dataset) -> dict[str, Any]:
 def feature_cache() -> Any:
     """Spectrograms by audio content (``$SNDIAG_FEATURE_CACHE``, default ``<store>/features``),
     so loading the same recordings again skips decoding."""
-    from sndiag.spectrogram import DiskCache
+    from sndiag.io.feature_cache import DiskCache
 
-    where = os.environ.get("SNDIAG_FEATURE_CACHE") or os.path.join(str(store().root), "features")
-    return DiskCache(where)
+    return DiskCache(settings().feature_cache)
 
 
 # -- statistics, masks, effects ----------------------------------------------------------------
@@ -144,6 +153,11 @@ def pixel_stats(ds_id: str, _ds: Dataset) -> Any:
     from sndiag.stats import compute_stats
 
     return compute_stats(_ds.X, _ds.y)
+
+
+def spec_key(spec: MaskSpec) -> str:
+    """A cache key naming every field of a :class:`MaskSpec` (also the unselected rule's)."""
+    return json.dumps(dataclasses.asdict(spec), sort_keys=True)
 
 
 def mask_key(mask: Any) -> str:
@@ -160,17 +174,13 @@ def params_key(params: dict[str, Any] | None) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def mask(ds_id: str, mode: str, threshold: float, percentile: float, rows: tuple[int, ...],
-         _stats: Any) -> Any:
-    """The combined mask: SNR rule (``mode``) united with the hand-picked ``rows``."""
-    from sndiag.masks import manual_mask, snr_mask
+def _mask(ds_id: str, key: str, _spec: MaskSpec, _stats: Any) -> Any:
+    return _spec.build(_stats)
 
-    m = manual_mask(_stats.shape, rows=rows)
-    if mode == "abs":
-        m = m.union(snr_mask(_stats, threshold=threshold))
-    elif mode == "pct":
-        m = m.union(snr_mask(_stats, percentile=percentile))
-    return m
+
+def mask(ds_id: str, spec: MaskSpec, stats: Any) -> Any:
+    """:meth:`MaskSpec.build` on the dataset's statistics, once per (dataset, spec)."""
+    return _mask(ds_id, spec_key(spec), spec, stats)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -187,30 +197,21 @@ def effect(ds_id: str, name: str, params: str, mkey: str, example_index: int, _d
     from sndiag.effects import evaluate_scaler
 
     return evaluate_scaler(name, _ds.X, params=json.loads(params), stats=_stats,
-                           example_index=example_index, mask=_mask)
+                           example_index=example_index, mask=_mask, config=_ds.config)
 
 
 @st.cache_data(show_spinner="Fitting the scaler for export...", max_entries=16)
-def exported(ds_id: str, name: str, params: str, mkey: str, _ds: Dataset, _mask: Any) -> Any:
-    """The fitted scaler (+ mask) reduced to arrays by :func:`sndiag.export.export_params`."""
-    from sndiag.export import export_params
-    from sndiag.scalers import make_scaler
+def _exported(ds_id: str, name: str, params: str, key: str, _ds: Dataset, _spec: MaskSpec,
+              _stats: Any) -> Any:
+    from sndiag.export import fit_export
 
-    p = json.loads(params)
-    X = _ds.X if _mask is None else _mask.apply(_ds.X, mode="zero")
-    fitted = make_scaler(name, **p).fit(X)
-    return export_params(fitted, name=name, params=p, X_train=X, mask=_mask)
+    return fit_export(_ds, scaler=name, params=json.loads(params), mask=_spec, stats=_stats)
 
 
-def stats_npz_bytes(ds_id: str, stats: Any) -> bytes:
-    """:meth:`PixelStats.to_npz` as bytes (it writes to a path; a temporary file bridges)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="sndiag-") as tmp:
-        path = os.path.join(tmp, f"{ds_id[:12]}_stats.npz")
-        stats.to_npz(path)
-        with open(path, "rb") as fh:
-            return fh.read()
+def exported(ds: Dataset, name: str, params: dict[str, Any], spec: MaskSpec, stats: Any) -> Any:
+    """:func:`sndiag.export.fit_export` of ``name`` after ``spec``, once per (dataset, scaler,
+    options, mask)."""
+    return _exported(ds.content_hash, name, params_key(params), spec_key(spec), ds, spec, stats)
 
 
 @st.cache_data(show_spinner="Writing the report...", max_entries=4)
@@ -222,39 +223,18 @@ def report_html(ds_id: str, mkey: str, effects_key: str, _ds: Dataset, _stats: A
                         experiment=_experiment)
 
 
-#: Options shown as sliders (name -> param -> (min, max, step, help)); other numeric and boolean
-#: constructor parameters get a number input or a checkbox.
-SLIDERS: dict[str, dict[str, tuple[float, float, float, str]]] = {
-    "std_floor": {"floor_percentile": (0.0, 100.0, 1.0,
-                                       "The std floor is this percentile of the positive "
-                                       "per-pixel stds: higher = less gain on quiet pixels.")},
-}
-
-
 @st.cache_data(show_spinner=False, max_entries=1)
 def scaler_options() -> dict[str, list[dict[str, Any]]]:
-    """name -> editable constructor options ``{param, default, kind, min, max, step, help}``.
-
-    Only numbers and booleans are offered (``shape`` is set by the data; tuples and ``None``
-    defaults, e.g. an absolute floor, stay at their defaults).
-    """
+    """name -> the options the registry declares (:class:`sndiag.scalers.Option`) as plain data,
+    with their defaults; options whose default is None (an absolute floor, say) are left out."""
     from sndiag.scalers import SCALERS
 
     out: dict[str, list[dict[str, Any]]] = {}
     for name, info in SCALERS.items():
-        opts = []
-        for param, default in sorted(info.cls().get_params(deep=False).items()):
-            if param == "shape":
-                continue
-            if param in SLIDERS.get(name, {}):
-                lo, hi, step, help_ = SLIDERS[name][param]
-                opts.append({"param": param, "default": float(default), "kind": "slider",
-                             "min": lo, "max": hi, "step": step, "help": help_})
-            elif isinstance(default, bool):
-                opts.append({"param": param, "default": default, "kind": "bool"})
-            elif isinstance(default, int | float):
-                opts.append({"param": param, "default": default,
-                             "kind": "int" if isinstance(default, int) else "float"})
+        defaults = info.defaults()
+        opts = [{"param": o.name, "default": defaults[o.name], "kind": o.kind, "min": o.low,
+                 "max": o.high, "step": o.step, "help": o.help, "slider": o.slider}
+                for o in info.options if defaults[o.name] is not None]
         if opts:
             out[name] = opts
     return out

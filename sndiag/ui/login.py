@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -25,11 +24,12 @@ def _secrets() -> dict[str, object]:
 def require_login(pages: Sequence[Any]) -> None:
     """Render only a login form, and stop the run, until this session gives the password.
 
-    Does nothing when no password is configured (``SNDIAG_PASSWORD`` / secret
+    Does nothing when no password is configured (``SNDIAG_PASSWORD`` through
+    :class:`~sndiag.settings.Settings`, or the secret
     ``sndiag_password``). ``pages`` (the app's ``st.Page`` list) is registered with a hidden menu,
     so a shared link's page and query survive the login while no page runs and no menu shows.
     """
-    password = configured_password(os.environ, _secrets())
+    password = configured_password(None, _secrets())
     if password is None or st.session_state.get(_OK):
         return
     st.navigation(list(pages), position="hidden")

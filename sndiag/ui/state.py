@@ -8,23 +8,24 @@ fresh browser - or after a server restart - shows the same view:
 query param    session key            meaning
 =============  =====================  ==================================================
 ``ds``         ``ds_id``              dataset content hash (absent: the synthetic demo)
-``snr_mode``   ``mask_mode``          ``abs`` (threshold) or ``pct`` (percentile); absent: off
-``snr``        ``snr_abs``/``snr_pct`` the threshold of the active mode
-``rows``       ``mask_rows``          rows masked by hand, e.g. ``0-4,17``
-``auto``       ``auto_flag``          ``1``: auto-flagged rows pre-selected
-``scalers``    ``scalers``            ``standard,band``
+``snr_mode``   ``mask``               the :class:`~sndiag.masks.MaskSpec`, through its own
+``snr``                               codec (:meth:`~sndiag.masks.MaskSpec.to_query`):
+``rows``                              SNR rule ``abs``/``pct`` and its value, rows by hand
+``auto``                              (``0-4,17``), ``1`` for the auto-flagged rows
+``scalers``    ``scalers``            ``standard,band`` (chains too: ``db+band``)
 ``premask``    ``apply_mask``         ``1``: apply the mask before the scalers
 ``clip``       ``clip``               example clip index
 ``p.S.K``      ``scaler_params``      option ``K`` of scaler ``S``, e.g. ``p.std_floor.floor_percentile=25``
 =============  =====================  ==================================================
 
-The page itself is the URL path (``st.navigation`` with ``url_path``).
+The page itself is the URL path (``st.navigation`` with ``url_path``). Scaler options in a link
+are checked against the ranges the scaler registry declares (:class:`~sndiag.scalers.Option`).
 
 Widgets never own the canonical value: Streamlit drops a widget's state when its page is not
 shown, so each widget gets its own key (``w_<key>``, seeded from the canonical value by
-:func:`bind`) and writes its value back after rendering (:func:`widget`). The pure functions
-:func:`parse_view` and :func:`view_params` convert between query parameters and state and are
-tested without Streamlit.
+:func:`bind`) and writes its value back after rendering (:func:`widget`; the mask's fields with
+:func:`mask_widget`). The pure functions :func:`parse_view` and :func:`view_params` convert
+between query parameters and state and are tested without Streamlit.
 """
 
 from __future__ import annotations
@@ -34,91 +35,48 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from sndiag.errors import ParameterError
+from sndiag.masks import MaskSpec
+
 __all__ = [
     "DEFAULTS",
-    "DEFAULT_SCALERS",
-    "MASK_MODES",
+    "MASK_WIDGETS",
+    "SHOWN_SCALERS",
     "bind",
-    "format_rows",
     "init",
-    "parse_rows",
-    "parse_view",
-    "pop_notices",
+    "mask",
+    "mask_widget",
     "notice",
     "open_dataset",
+    "parse_view",
+    "pop_notices",
+    "set_mask",
     "set_value",
     "sync_query_params",
     "view_params",
     "widget",
 ]
 
-#: Scalers shown on the Scalers page until the user picks others.
-DEFAULT_SCALERS = ("standard", "std_floor", "band", "robust")
-#: Mask modes: no SNR rule, an absolute |row SNR| threshold, or a percentile of row SNRs.
-MASK_MODES = ("off", "abs", "pct")
+#: Scalers shown side by side on the Scalers page until the user picks others.
+SHOWN_SCALERS = ("standard", "std_floor", "band", "robust")
 
 #: Canonical session keys and their defaults (deep-copied into each session).
 DEFAULTS: dict[str, Any] = {
     "ds_id": None,
-    "mask_mode": "off",
-    "snr_abs": 0.5,
-    "snr_abs_auto": True,  # not chosen yet: the Mask page proposes one from the data
-    "snr_pct": 10.0,
-    "mask_rows": [],
-    "auto_flag": False,
-    "scalers": list(DEFAULT_SCALERS),
+    "mask": MaskSpec(),
+    "scalers": list(SHOWN_SCALERS),
     "scaler_params": {},
     "apply_mask": False,
     "clip": 0,
 }
+#: The widget key of each :class:`MaskSpec` field (tests and the Mask page address them).
+MASK_WIDGETS = {"mode": "w_mask_mode", "threshold": "w_snr_abs", "percentile": "w_snr_pct",
+                "rows": "w_mask_rows", "auto": "w_auto_flag"}
 
 _TRUE = {"1", "true", "yes", "on"}
 
 
 # -- pure conversions -------------------------------------------------------------------------
-def format_rows(rows: Iterable[int]) -> str:
-    """``[0, 1, 2, 17]`` -> ``"0-2,17"`` (URL-friendly: no spaces).
-
-    Examples
-    --------
-    >>> format_rows([17, 0, 1, 2])
-    '0-2,17'
-    >>> format_rows([])
-    ''
-    """
-    values = sorted({int(r) for r in rows})
-    parts: list[str] = []
-    i = 0
-    while i < len(values):
-        j = i
-        while j + 1 < len(values) and values[j + 1] == values[j] + 1:
-            j += 1
-        parts.append(str(values[i]) if i == j else f"{values[i]}-{values[j]}")
-        i = j + 1
-    return ",".join(parts)
-
-
-def parse_rows(text: str, *, limit: int = 4096) -> list[int]:
-    """``"0-2,17"`` -> ``[0, 1, 2, 17]``; raises ValueError on anything else.
-
-    Examples
-    --------
-    >>> parse_rows("0-2, 17")
-    [0, 1, 2, 17]
-    """
-    rows: set[int] = set()
-    for part in str(text).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        lo_s, sep, hi_s = part.partition("-")
-        lo, hi = int(lo_s), int(hi_s) if sep else int(lo_s)
-        if lo < 0 or hi < lo or hi >= limit:
-            raise ValueError(part)
-        rows.update(range(lo, hi + 1))
-    return sorted(rows)
-
-
 def _first(value: Any) -> str:
     if isinstance(value, list | tuple):
         return str(value[-1]) if value else ""
@@ -137,63 +95,38 @@ def parse_view(params: Mapping[str, Any], *, known_scalers: Iterable[str] | None
     """Query parameters -> (state updates, notes about values that were ignored).
 
     Unknown parameters are ignored silently; malformed values of known ones are ignored with a
-    note, so a hand-edited link never breaks the app.
+    note, so a hand-edited link never breaks the app. Scaler names may be chains (``db+band``);
+    scaler options are checked against the registry's declared ranges.
 
     Examples
     --------
     >>> updates, notes = parse_view({"snr_mode": "abs", "snr": "0.8", "rows": "0-2",
     ...                              "scalers": "standard,nope", "clip": "x"},
     ...                             known_scalers=["standard", "band"])
-    >>> updates["mask_mode"], updates["snr_abs"], updates["mask_rows"], updates["scalers"]
-    ('abs', 0.8, [0, 1, 2], ['standard'])
+    >>> updates["mask"].spec, updates["scalers"]
+    ('snr<0.8+rows:0-2', ['standard'])
     >>> notes
     ["unknown scaler 'nope' in the link was ignored", "clip='x' in the link is not a clip number; ignored"]
+    >>> parse_view({"p.pcen.time_constant": "1e300"})[1]
+    ['p.pcen.time_constant=1e300 in the link: time_constant=1e+300 is outside 0.001..10; ignored']
     """
     p = {k: _first(v) for k, v in params.items()}
     up: dict[str, Any] = {}
     notes: list[str] = []
     if p.get("ds"):
         up["ds_id"] = p["ds"].strip().lower()
-    mode = p.get("snr_mode")
-    if mode is not None:
-        if mode in MASK_MODES:
-            up["mask_mode"] = mode
-        else:
-            notes.append(f"snr_mode={mode!r} in the link must be abs or pct; ignored")
-    if "snr" in p:
-        try:
-            value = _number(p["snr"])
-        except ValueError:
-            notes.append(f"snr={p['snr']!r} in the link is not a number; ignored")
-        else:
-            if up.get("mask_mode", "abs") == "pct":
-                if 0 <= value <= 100:
-                    up["snr_pct"] = value
-                else:
-                    notes.append(f"snr={value:g} in the link is not a percentile (0-100); ignored")
-            elif value >= 0:
-                up["snr_abs"] = value
-                up["snr_abs_auto"] = False
-                up.setdefault("mask_mode", "abs")
-            else:
-                notes.append(f"snr={value:g} in the link must be >= 0; ignored")
-    if "rows" in p:
-        try:
-            up["mask_rows"] = parse_rows(p["rows"])
-        except ValueError:
-            notes.append(f"rows={p['rows']!r} in the link is not like 0-4,17; ignored")
-    if "auto" in p:
-        up["auto_flag"] = p["auto"].lower() in _TRUE
+    if any(k in p for k in ("snr_mode", "snr", "rows", "auto")):
+        up["mask"], notes = MaskSpec.from_query(p)
     if "premask" in p:
         up["apply_mask"] = p["premask"].lower() in _TRUE
     if "scalers" in p:
         names = [s.strip() for s in p["scalers"].split(",") if s.strip()]
         if known_scalers is not None:
             known = set(known_scalers)
-            for s in names:
-                if s not in known:
-                    notes.append(f"unknown scaler {s!r} in the link was ignored")
-            names = [s for s in names if s in known]
+            ok = [s for s in names if s in known or _is_chain(s)]
+            notes += [f"unknown scaler {s!r} in the link was ignored" for s in names
+                      if s not in ok]
+            names = ok
         up["scalers"] = list(dict.fromkeys(names))
     if "clip" in p:
         try:
@@ -213,10 +146,38 @@ def parse_view(params: Mapping[str, Any], *, known_scalers: Iterable[str] | None
         except ValueError:
             value = raw.lower() in _TRUE if raw.lower() in (_TRUE | {"0", "false", "no", "off"}) \
                 else raw
+        try:
+            value = _check_option(scaler, option, value)
+        except ParameterError as exc:
+            notes.append(f"{key}={raw} in the link: {exc}; ignored")
+            continue
         sp.setdefault(scaler, {})[option] = value
     if sp:
         up["scaler_params"] = sp
     return up, notes
+
+
+def _is_chain(name: str) -> bool:
+    """Whether ``name`` is a valid composition such as ``db+band``."""
+    if "+" not in name:
+        return False
+    from sndiag.scalers import make_scaler
+
+    try:
+        make_scaler(name)
+    except ParameterError:
+        return False
+    return True
+
+
+def _check_option(scaler: str, option: str, value: Any) -> Any:
+    """A link's scaler option checked against the registry's declared options and ranges."""
+    from sndiag.scalers import SCALERS
+
+    info = SCALERS.get(scaler)
+    if info is None:
+        raise ParameterError(f"unknown scaler {scaler!r}")
+    return info.check_options({option: value})[option]
 
 
 def _fmt_number(value: float) -> str:
@@ -228,9 +189,9 @@ def view_params(state: Mapping[str, Any], *, demo_id: str | None = None) -> dict
 
     Examples
     --------
-    >>> view_params({**DEFAULTS, "mask_mode": "abs", "snr_abs": 0.8, "mask_rows": [0, 1, 5],
-    ...              "scalers": ["band"], "ds_id": "ab" * 32})["snr"]
-    '0.8'
+    >>> view_params({**DEFAULTS, "mask": MaskSpec(mode="abs", threshold=0.8, rows=(0, 1, 5)),
+    ...              "scalers": ["band"], "ds_id": "ab" * 32})["rows"]
+    '0-1,5'
     >>> view_params(DEFAULTS)
     {}
     """
@@ -238,18 +199,8 @@ def view_params(state: Mapping[str, Any], *, demo_id: str | None = None) -> dict
     ds = state.get("ds_id")
     if ds and ds != demo_id:
         out["ds"] = str(ds)
-    mode = state.get("mask_mode", "off")
-    if mode == "abs":
-        out["snr_mode"] = "abs"
-        out["snr"] = _fmt_number(state.get("snr_abs", DEFAULTS["snr_abs"]))
-    elif mode == "pct":
-        out["snr_mode"] = "pct"
-        out["snr"] = _fmt_number(state.get("snr_pct", DEFAULTS["snr_pct"]))
-    rows = state.get("mask_rows") or []
-    if rows:
-        out["rows"] = format_rows(rows)
-    if state.get("auto_flag"):
-        out["auto"] = "1"
+    spec = state.get("mask") or MaskSpec()
+    out.update(spec.to_query())
     scalers = list(state.get("scalers", DEFAULTS["scalers"]))
     if scalers != list(DEFAULTS["scalers"]):
         out["scalers"] = ",".join(scalers)
@@ -292,7 +243,10 @@ def init(*, known_scalers: Iterable[str] | None = None) -> None:
         params = {}
     updates, notes = parse_view(params, known_scalers=known_scalers)
     for key, value in updates.items():
-        set_value(key, value)
+        if key == "mask":
+            set_mask(value)
+        else:
+            set_value(key, value)
     for n in notes:
         notice(n)
 
@@ -344,8 +298,8 @@ def widget(fn: Callable[..., Any], key: str, *args: Any, valid: Callable[[Any], 
 
     Examples
     --------
-    ``state.widget(st.slider, "snr_abs", "SNR threshold", min_value=0.0, max_value=5.0)``
-    renders a slider with key ``w_snr_abs`` whose value survives page switches.
+    ``state.widget(st.slider, "clip", "Clip", min_value=0, max_value=9)`` renders a slider with
+    key ``w_clip`` whose value survives page switches.
     """
     st = _st()
     wk = bind(key, valid=valid, default=default)
@@ -354,14 +308,57 @@ def widget(fn: Callable[..., Any], key: str, *args: Any, valid: Callable[[Any], 
     return value
 
 
+def mask() -> MaskSpec:
+    """The session's :class:`MaskSpec`."""
+    st = _st()
+    spec = st.session_state.get("mask")
+    return spec if isinstance(spec, MaskSpec) else MaskSpec()
+
+
+def set_mask(spec: MaskSpec) -> None:
+    """Change the session's mask programmatically (its widgets are re-seeded from it)."""
+    st = _st()
+    st.session_state["mask"] = spec
+    for wk in MASK_WIDGETS.values():
+        st.session_state.pop(wk, None)
+
+
+def mask_widget(fn: Callable[..., Any], field: str, *args: Any,
+                valid: Callable[[Any], Any] | None = None, seed: Any = None,
+                **kwargs: Any) -> Any:
+    """Render widget ``fn`` for one :class:`MaskSpec` field and write its value into the spec.
+
+    ``seed`` is the widget's first value when the field has none (the proposed threshold);
+    ``valid`` maps a value to one the widget accepts.
+    """
+    st = _st()
+    ss = st.session_state
+    wk = MASK_WIDGETS[field]
+    current = getattr(mask(), field)
+    if field == "rows":
+        current = list(current)
+    if current is None:
+        current = seed
+    if wk not in ss:
+        ss[wk] = valid(current) if valid is not None else current
+    elif valid is not None:
+        fixed = valid(ss[wk])
+        if fixed != ss[wk]:
+            ss[wk] = fixed
+    value = fn(*args, key=wk, **kwargs)
+    new = tuple(value) if field == "rows" else value
+    if getattr(mask(), field) != new:
+        ss["mask"] = mask().replace(**{field: new})
+    return value
+
+
 def open_dataset(ds_id: str) -> None:
-    """Switch the view to dataset ``ds_id``: first clip, no hand-picked rows (they were for the
-    previous dataset's bands); the SNR rule and the scalers stay."""
+    """Switch the view to dataset ``ds_id``: first clip, no hand-picked or auto-flagged rows
+    (they were for the previous dataset's bands), the threshold proposed anew; the SNR rule and
+    the scalers stay."""
     set_value("ds_id", ds_id)
     set_value("clip", 0)
-    set_value("mask_rows", [])
-    set_value("auto_flag", False)
-    set_value("snr_abs_auto", True)
+    set_mask(mask().replace(rows=(), auto=False, threshold=None))
 
 
 def sync_query_params(*, demo_id: str | None = None, page: str | None = None) -> None:

@@ -1,11 +1,10 @@
-"""Shared pieces of every page: error display, the sidebar, page header, the mask in use."""
+"""Shared pieces of every page: error display, the sidebar, the mask in use, scaler options."""
 
 from __future__ import annotations
 
 import contextlib
 import html
 import logging
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,19 +12,16 @@ import numpy as np
 import streamlit as st
 
 from sndiag.dataset import Dataset
-from sndiag.errors import SndiagError
+from sndiag.errors import ParameterError, SndiagError
+from sndiag.masks import MaskSpec
 from sndiag.ui import cache, state
 
 __all__ = [
-    "ROUTED",
     "compact_pair",
     "current_mask",
     "error_message",
     "guard",
-    "page_setup",
-    "proposed_threshold",
-    "threshold_slider",
-    "resolve_threshold",
+    "resolved_mask",
     "scaler_options",
     "show_error",
     "sidebar",
@@ -74,112 +70,27 @@ def guard() -> Iterator[None]:
         show_error(exc)
 
 
-ROUTED = "_routed"
-
-
-def _ensure_router() -> None:
-    """Run the page through ``app.py`` when Streamlit ran this page script on its own.
-
-    With a ``pages/`` folder next to the entry point, the first script run of a fresh server
-    process (and every ``AppTest`` run) uses Streamlit's legacy folder-based navigation, which
-    executes the requested page file *without* ``app.py``: no view state from the link, no
-    sidebar, no URL sync. ``app.py`` marks its runs with :data:`ROUTED`; when the mark is
-    missing, this switches the process to ``st.navigation`` mode and executes ``app.py`` in
-    place (which runs this page again, routed), then stops the unrouted run. Nothing is rerun,
-    so a button click of this run is not lost.
-    """
-    if st.session_state.get(ROUTED):
-        return
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    PagesManager.uses_pages_directory = False
-    ctx = get_script_run_ctx()
-    if ctx is None:  # bare execution (python pages/x.py): nothing to route
-        return
-    main = str(ctx.pages_manager.main_script_path)
-    with open(main, encoding="utf-8") as fh:
-        code = compile(fh.read(), main, "exec")
-    exec(code, {"__name__": "__main__", "__file__": main})  # noqa: S102 - our own entry point
-    st.stop()
-
-
-def page_setup(title: str, caption: str | None = None) -> None:
-    """Title and pending notices (e.g. an unknown dataset in the link), under the router."""
-    _ensure_router()
-    st.title(title)
-    if caption:
-        st.caption(caption)
-    for kind, text in state.pop_notices():
-        getattr(st, kind if kind in ("warning", "info", "success", "error") else "warning")(text)
-
-
-def proposed_threshold(stats: Any, share: float = 0.10) -> float:
-    """A |row SNR| threshold that masks about the ``share`` lowest-SNR rows (2 digits, rounded
-    up so the rows at the cut are included).
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace
-    >>> proposed_threshold(SimpleNamespace(row_snr=np.array([0.0083, 0.0084, 0.5, 0.6, 1.0])),
-    ...                    share=0.4)
-    0.0089
-    """
-    a = np.sort(np.abs(np.asarray(stats.row_snr, dtype=float)))
-    a = a[np.isfinite(a)]
-    if a.size == 0:
-        return 0.5
-    k = max(1, math.ceil(share * a.size))
-    x = float(a[k - 1]) * 1.05
-    if x <= 0:
-        return 0.01
-    scale = 10 ** (math.floor(math.log10(x)) - 1)
-    return float(f"{math.ceil(x / scale) * scale:.2g}")
-
-
-def threshold_slider(stats: Any) -> dict[str, Any]:
-    """``max_value``, ``step`` and ``format`` of the |row SNR| threshold slider for ``stats``.
-
-    The end sits just above the largest row SNR. The step is fine enough to hold
-    :func:`proposed_threshold` exactly (a tenth of its leading digit), so the proposed value is on
-    the slider's grid and shown as it is (0.0089, not 0.01), and depends only on the data, so the
-    slider keeps its identity while it moves.
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace
-    >>> threshold_slider(SimpleNamespace(row_snr=np.r_[[0.0083] * 6, np.linspace(0.5, 3.0, 54)]))
-    {'min_value': 0.0, 'max_value': 3.2, 'step': 0.0001, 'format': '%.4f'}
-    """
-    a = np.abs(np.asarray(stats.row_snr, dtype=float))
-    a = a[np.isfinite(a)]
-    hi = float(a.max()) if a.size else 0.0
-    top = float(f"{hi * 1.05:.2g}") if hi > 0 else 1.0
-    proposed = proposed_threshold(stats)
-    step = top / 200
-    if proposed > 0:
-        step = min(step, 10 ** (math.floor(math.log10(proposed)) - 1))
-    step = float(f"{step:.1g}")
-    decimals = max(2, -math.floor(math.log10(step)))
-    return {"min_value": 0.0, "max_value": top, "step": step, "format": f"%.{decimals}f"}
-
-
-def resolve_threshold(stats: Any) -> None:
-    """Replace the default |SNR| threshold by :func:`proposed_threshold` once per dataset."""
-    ss = st.session_state
-    if ss.get("snr_abs_auto", True):
-        state.set_value("snr_abs", proposed_threshold(stats))
-        ss["snr_abs_auto"] = False
+def resolved_mask(stats: Any) -> MaskSpec:
+    """The session's mask with a proposed threshold made explicit for ``stats`` (kept)."""
+    spec = state.mask()
+    if spec.mode == "abs" and spec.threshold is None:
+        spec = spec.resolved(stats)
+        state.set_mask(spec)
+    return spec
 
 
 def current_mask(ds: Dataset, stats: Any) -> Any:
-    """The session's mask on ``ds`` (SNR rule + hand-picked rows), or None when it masks nothing."""
-    resolve_threshold(stats)
-    ss = st.session_state
-    n_mels = ds.shape[0]
-    rows = tuple(sorted(r for r in ss.get("mask_rows", []) if 0 <= int(r) < n_mels))
-    m = cache.mask(ds.content_hash, ss.get("mask_mode", "off"), float(ss.get("snr_abs", 0.5)),
-                   float(ss.get("snr_pct", 10.0)), rows, stats)
+    """The session's mask built on ``ds`` (:meth:`MaskSpec.build`), or None when it masks nothing.
+
+    Rows by hand beyond the dataset's mel bands (from a link made for another dataset) are
+    dropped from the spec.
+    """
+    spec = resolved_mask(stats)
+    rows = tuple(r for r in spec.rows if r < ds.shape[0])
+    if rows != spec.rows:
+        spec = spec.replace(rows=rows)
+        state.set_mask(spec)
+    m = cache.mask(ds.content_hash, spec, stats)
     return m if m.n_masked_pixels else None
 
 
@@ -236,25 +147,41 @@ def sidebar(ds: Dataset | None, container: Any = None) -> None:
         st.markdown(f"**Dataset:** {name}")
         tag = "synthetic demo" if ds.is_synthetic else f"id `{ds.content_hash[:12]}`"
         st.caption(f"{ds.n_clips} clips · {ds.shape[0]}×{ds.shape[1]} · {tag}")
-        ss = st.session_state
-        parts = []
-        mode = ss.get("mask_mode", "off")
-        if mode == "abs" and ss.get("snr_abs_auto", True):
-            resolve_threshold(cache.pixel_stats(ds.content_hash, ds))
-        if mode == "abs":
-            parts.append(f"|row SNR| < {float(ss['snr_abs']):.3g}")
-        elif mode == "pct":
-            parts.append(f"lowest {float(ss['snr_pct']):g}% SNR rows")
-        if ss.get("mask_rows"):
-            parts.append(f"rows {state.format_rows(ss['mask_rows'])}")
-        st.markdown("**Mask:** " + (" + ".join(parts) if parts else "none"))
+        spec = state.mask()
+        if spec.mode == "abs" and spec.threshold is None:
+            spec = resolved_mask(cache.pixel_stats(ds.content_hash, ds))
+        st.markdown("**Mask:** " + spec.describe())
         st.caption("Share this view: copy the address bar — the link holds the dataset, page, "
                    "mask, scalers and clip.")
+
+
+def _option_widget(name: str, spec: dict[str, Any], value: Any) -> Any:
+    """One scaler option's widget (slider, checkbox or number input within its range)."""
+    key = f"opt_{name}_{spec['param']}"
+    st.session_state[key] = value
+    label = spec["param"].replace("_", " ")
+    lo, hi = spec["min"], spec["max"]
+
+    def clamp(v: Any) -> float:
+        v = float(v)
+        return min(max(v, lo if lo is not None else v), hi if hi is not None else v)
+
+    if spec["kind"] == "bool":
+        return state.widget(st.checkbox, key, label, valid=bool, help=spec["help"])
+    if spec["slider"]:
+        return state.widget(st.slider, key, label, min_value=lo, max_value=hi,
+                            step=spec["step"], help=spec["help"], valid=clamp)
+    if spec["kind"] == "int":
+        return state.widget(st.number_input, key, label, step=1, min_value=lo, max_value=hi,
+                            help=spec["help"], valid=lambda v: int(clamp(v)))
+    return state.widget(st.number_input, key, label, format="%g", min_value=lo,
+                        max_value=hi, step=spec["step"], help=spec["help"], valid=clamp)
 
 
 def scaler_options(names: list[str]) -> dict[str, dict[str, Any]]:
     """Option widgets of the selected scalers; returns name -> non-default parameters.
 
+    The options, their defaults and ranges are the registry's (:class:`sndiag.scalers.Option`).
     Values live in ``st.session_state["scaler_params"]`` (and so in the link); only options that
     differ from the scaler's defaults are kept, so the effect cache is shared with anyone using
     the defaults.
@@ -262,7 +189,7 @@ def scaler_options(names: list[str]) -> dict[str, dict[str, Any]]:
     ss = st.session_state
     specs = cache.scaler_options()
     registry = cache.scaler_registry()
-    sp = _clean_params(ss.get("scaler_params") or {}, specs)
+    sp = _clean_params(ss.get("scaler_params") or {})
     with_options = [n for n in names if n in specs]
     if with_options:
         with st.expander("Scaler options", icon=":material/tune:"):
@@ -272,23 +199,7 @@ def scaler_options(names: list[str]) -> dict[str, dict[str, Any]]:
                     st.markdown(f"**{registry[name]['title']}**")
                     for spec in specs[name]:
                         param, default = spec["param"], spec["default"]
-                        key = f"opt_{name}_{param}"
-                        ss[key] = sp.get(name, {}).get(param, default)
-                        label = param.replace("_", " ")
-                        if spec["kind"] == "slider":
-                            value = state.widget(
-                                st.slider, key, label, min_value=spec["min"],
-                                max_value=spec["max"], step=spec["step"], help=spec["help"],
-                                valid=lambda v, s=spec: float(min(max(float(v), s["min"]),
-                                                                  s["max"])))
-                        elif spec["kind"] == "bool":
-                            value = state.widget(st.checkbox, key, label, valid=bool)
-                        elif spec["kind"] == "int":
-                            value = state.widget(st.number_input, key, label, step=1,
-                                                 valid=lambda v: int(v))
-                        else:
-                            value = state.widget(st.number_input, key, label, format="%g",
-                                                 valid=lambda v: float(v))
+                        value = _option_widget(name, spec, sp.get(name, {}).get(param, default))
                         if value == default:
                             sp.get(name, {}).pop(param, None)
                         else:
@@ -299,29 +210,17 @@ def scaler_options(names: list[str]) -> dict[str, dict[str, Any]]:
     return {n: dict(sp.get(n, {})) for n in names}
 
 
-def _clean_params(given: dict[str, Any], specs: dict[str, list[dict[str, Any]]]
-                  ) -> dict[str, dict[str, Any]]:
-    """Keep only known options with values of the right type (links can be hand-edited)."""
+def _clean_params(given: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Keep only declared options with values in their range (links can be hand-edited)."""
+    from sndiag.scalers import SCALERS
+
     out: dict[str, dict[str, Any]] = {}
     for name, options in given.items():
-        if name not in specs or not isinstance(options, dict):
+        if name not in SCALERS or not isinstance(options, dict):
             continue
-        kinds = {s["param"]: s for s in specs[name]}
         for param, value in options.items():
-            spec = kinds.get(param)
-            if spec is None:
-                continue
             try:
-                if spec["kind"] == "bool":
-                    if not isinstance(value, bool):
-                        continue
-                elif spec["kind"] == "int":
-                    value = int(value)
-                else:
-                    value = float(value)
-                    if spec["kind"] == "slider" and not spec["min"] <= value <= spec["max"]:
-                        continue
-            except (TypeError, ValueError):
+                out.setdefault(name, {}).update(SCALERS[name].check_options({param: value}))
+            except ParameterError:
                 continue
-            out.setdefault(name, {})[param] = value
-    return out
+    return {k: v for k, v in out.items() if v}

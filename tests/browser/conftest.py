@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from sndiag.ui.server import healthy, running_app
+from tests.support.server import healthy, running_app
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "browser"

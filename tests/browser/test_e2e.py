@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 
-from sndiag.ui.server import IDLE_JS
+from tests.support.server import IDLE_JS
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
 expect = sync_api.expect

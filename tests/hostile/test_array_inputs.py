@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from sndiag import ingest
+import sndiag.io as sio
 from sndiag.dataset import Dataset
 from sndiag.errors import ArchiveError, DataError, ShapeError, SndiagError
-from sndiag.ui import loaders
+from sndiag.io import uploads
 from tests.hostile.conftest import (
     CliJob,
     Sandbox,
@@ -181,9 +181,9 @@ def test_api(case: ArrayCase, source: str, sandbox: Sandbox,
     path = sandbox.write(case.name, case.data)
     with sandbox.inside(monkeypatch):
         if source == "path":
-            result, traced, rss = measure_memory(lambda: ingest.load(path))
+            result, traced, rss = measure_memory(lambda: sio.load(path))
         else:
-            result, traced, rss = measure_memory(lambda: ingest.load_arrays(case.data))
+            result, traced, rss = measure_memory(lambda: sio.load_arrays(case.data))
     _expect(case, result, where=case.name if source == "path" else "upload")
     if case.id == "npz_bomb":  # refused from the zip directory, before inflating anything
         assert traced < 16, f"{traced:.0f} MB allocated for a {len(case.data) >> 10} kB bomb"
@@ -197,7 +197,7 @@ def test_upload_handler(case: ArrayCase, sandbox: Sandbox,
     """The Data page's handler: the same outcome (any image size is fine there), the upload's
     name recorded, nothing written."""
     with sandbox.inside(monkeypatch):
-        result, _, rss = measure_memory(lambda: loaders.load_array_upload(case.name, case.data))
+        result, _, rss = measure_memory(lambda: uploads.load_array_upload(case.name, case.data))
     accepts = case.error is None or case.ui_accepts
     _expect(case, result, where=case.name, accepts=accepts)  # the user's file name
     if accepts:
@@ -245,10 +245,10 @@ def test_npz_limits_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     files written by np.savez / Dataset.save (stored, not compressed) are never limited."""
     data = npz(compressed=True, X=np.zeros((300, 60, 130), np.float32))  # ~9 MB, ~1000:1
     with pytest.raises(ArchiveError, match="SNDIAG_MAX_ZIP_RATIO|zip bomb"):
-        ingest.load_arrays(data)
+        sio.load_arrays(data)
     monkeypatch.setenv("SNDIAG_MAX_ZIP_RATIO", "5000")
-    assert ingest.load_arrays(data).n_clips == 300
+    assert sio.load_arrays(data).n_clips == 300
     monkeypatch.setenv("SNDIAG_MAX_ZIP_RATIO", "200")
     monkeypatch.setenv("SNDIAG_MAX_UNZIPPED_MB", "1")
-    stored = Dataset(np.zeros((300, 60, 130), np.float32)).to_npz_bytes()  # 9 MB, stored
-    assert ingest.load_arrays(stored).n_clips == 300
+    stored = sio.to_npz_bytes(Dataset(np.zeros((300, 60, 130), np.float32)))  # 9 MB, stored
+    assert sio.load_arrays(stored).n_clips == 300

@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sndiag import ingest
+import sndiag.io as sio
 from sndiag.config import Limits, SpectrogramConfig
 from sndiag.dataset import Dataset
 from sndiag.errors import DataError, SndiagError
-from sndiag.ui import loaders
+from sndiag.io import uploads
+from sndiag.settings import Settings
 from tests.hostile.conftest import (
     CliJob,
     Sandbox,
@@ -43,7 +44,7 @@ GOOD = "good.wav"
 @functools.cache
 def _reference(freq: float = 440.0) -> np.ndarray:
     """The spectrogram of a clean 440 Hz tone: accepted odd formats must look like it."""
-    return ingest.from_files([("ref.wav", wav(tone(0.5, 8000, freq=freq), 8000))],
+    return sio.from_files([("ref.wav", wav(tone(0.5, 8000, freq=freq), 8000))],
                              labels="none").X[0]
 
 
@@ -78,7 +79,7 @@ def _ten_minutes(ds: Dataset, i: int) -> None:
 
 def _six_channels_are_mixed_down(ds: Dataset, i: int) -> None:
     y = tone(0.5, 8000, channels=6, dtype=np.float32)
-    mono = ingest.from_files([("mono.wav", wav(y.mean(axis=1), 8000, subtype="FLOAT"))],
+    mono = sio.from_files([("mono.wav", wav(y.mean(axis=1), 8000, subtype="FLOAT"))],
                              labels="none").X[0]
     np.testing.assert_allclose(ds.X[i], mono, rtol=1e-3, atol=1e-6 * float(mono.max()))
 
@@ -98,7 +99,7 @@ class AudioCase:
 
     @property
     def limits(self) -> Limits:
-        return Limits.from_env(self.env)
+        return Settings.from_env(self.env).limits
 
 
 def _noise(n: int, seed: int = 0) -> bytes:
@@ -191,8 +192,8 @@ def test_api_single_clip(case: AudioCase, source: str, sandbox: Sandbox,
     with sandbox.inside(monkeypatch):
         def run() -> Dataset:
             if source == "path":
-                return ingest.load(path, limits=case.limits)
-            return ingest.load(case.data, name=case.name, limits=case.limits)
+                return sio.load(path, limits=case.limits)
+            return sio.load(case.data, name=case.name, limits=case.limits)
 
         if case.reason is None:
             ds = run()
@@ -212,7 +213,7 @@ def test_api_folder_keeps_the_good_clip(case: AudioCase, sandbox: Sandbox,
     sandbox.write(GOOD, good_wav())
     sandbox.write(case.name, case.data)
     with sandbox.inside(monkeypatch):
-        ds = ingest.from_folder(sandbox.inputs, labels="none", limits=case.limits)
+        ds = sio.from_folder(sandbox.inputs, labels="none", limits=case.limits)
     _expect_outcome(ds, case, n_good=1)
 
 
@@ -222,15 +223,15 @@ def test_upload_handler(case: AudioCase, sandbox: Sandbox,
                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The Data page's handler: the same outcome, the uploads kept for listening, nothing on
     disk; alone, a bad upload raises the SndiagError the page shows with st.error."""
-    kw = dict(config=CFG, labels=loaders.label_options("none"), limits=case.limits)
+    kw = dict(config=CFG, labels=uploads.label_options("none"), limits=case.limits)
     with sandbox.inside(monkeypatch):
-        ds, source = loaders.load_audio_uploads([(GOOD, good_wav()), (case.name, case.data)],
+        ds, source = uploads.load_audio_uploads([(GOOD, good_wav()), (case.name, case.data)],
                                                 **kw)
         _expect_outcome(ds, case, n_good=1)
         assert source.kind == "files" and set(source.files) == {GOOD, case.name}
         if case.reason is not None:
             with pytest.raises(SndiagError) as info:
-                loaders.load_audio_uploads([(case.name, case.data)], **kw)
+                uploads.load_audio_uploads([(case.name, case.data)], **kw)
             _expect_refusal(info.value, case)
 
 

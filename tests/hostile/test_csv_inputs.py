@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from sndiag import ingest
+import sndiag.io as sio
 from sndiag.config import SpectrogramConfig
 from sndiag.dataset import Dataset
 from sndiag.errors import DataError, ParameterError, SndiagError
-from sndiag.ui import loaders
+from sndiag.io import uploads
 from tests.hostile.conftest import (
     CliJob,
     Sandbox,
@@ -131,9 +131,9 @@ def test_api(case: CsvCase, source: str, sandbox: Sandbox,
     with sandbox.inside(monkeypatch):
         if source == "path":
             result, _, _ = measure_memory(
-                lambda: ingest.from_folder(sandbox.inputs / "rec", labels_csv=csv_path))
+                lambda: sio.from_folder(sandbox.inputs / "rec", labels_csv=csv_path))
         else:
-            result, _, _ = measure_memory(lambda: ingest.from_files(
+            result, _, _ = measure_memory(lambda: sio.from_files(
                 [(f"rec/{n}", b) for n, b in _clips().items()], labels_csv=case.csv))
     _expect(case, result, where="labels.csv" if source == "path" else "labels CSV")
 
@@ -143,9 +143,9 @@ def test_api(case: CsvCase, source: str, sandbox: Sandbox,
 def test_upload_handler(case: CsvCase, sandbox: Sandbox,
                         monkeypatch: pytest.MonkeyPatch) -> None:
     with sandbox.inside(monkeypatch):
-        result, _, _ = measure_memory(lambda: loaders.load_audio_uploads(
+        result, _, _ = measure_memory(lambda: uploads.load_audio_uploads(
             [(f"rec/{n}", b) for n, b in _clips().items()], config=CFG,
-            labels=loaders.label_options("csv", csv=case.csv)))
+            labels=uploads.label_options("csv", csv=case.csv)))
     _expect(case, result[0] if isinstance(result, tuple) else result, where="labels CSV",
             match=case.ui_match)
 

@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sndiag import ingest
+import sndiag.io as sio
 from sndiag.config import Limits, SpectrogramConfig
 from sndiag.dataset import Dataset
 from sndiag.errors import DataError, SndiagError
@@ -64,7 +64,7 @@ PREFIXES = [b"", b"\x93NUMPY", b"\x93NUMPY\x01\x00", b"\x93NUMPY\x02\x00", b"\x9
        policy=st.sampled_from(["raise", "zero"]))
 def test_load_arrays_random_bytes(prefix: bytes, body: bytes, policy: str) -> None:
     try:
-        ds = ingest.load_arrays(prefix + body, nan_policy=policy)  # type: ignore[arg-type]
+        ds = sio.load_arrays(prefix + body, nan_policy=policy)  # type: ignore[arg-type]
     except SndiagError:
         return
     _valid(ds)
@@ -134,7 +134,7 @@ def test_load_arrays_random_arrays(data: st.DataObject, image: tuple[int, int], 
     raw = _mutate(buf.getvalue(), how, at, junk)
     shape = {"image": image, "none": None, "default": (60, 130)}[expected]
     try:
-        ds = ingest.load_arrays(raw, nan_policy=policy,  # type: ignore[arg-type]
+        ds = sio.load_arrays(raw, nan_policy=policy,  # type: ignore[arg-type]
                                 expected_shape=shape, limits=Limits())
     except SndiagError:
         return
@@ -213,7 +213,7 @@ def test_from_zip_random_archives(members: list[tuple[str, bytes, bool]], compre
     raw = _mutate(raw, how, at, junk)
     limits = Limits(max_zip_members=50, max_unzipped_mb=16)
     try:
-        ds = ingest.from_zip(raw, config=TINY, limits=limits, n_jobs=1, batch_size=4)
+        ds = sio.from_zip(raw, config=TINY, limits=limits, n_jobs=1, batch_size=4)
     except SndiagError:
         return
     _valid(ds)

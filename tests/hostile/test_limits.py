@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sndiag import audio, ingest
+import sndiag.io as sio
 from sndiag.config import Limits
 from sndiag.errors import DataError, LimitError
+from sndiag.io import audio
 from tests.hostile.conftest import (
     CliJob,
     Sandbox,
@@ -64,7 +65,7 @@ def test_clip_count_of_a_folder_is_checked_before_decoding(sandbox: Sandbox, no_
     for name, data in _clips():
         sandbox.write(name, data)
     with sandbox.inside(monkeypatch), pytest.raises(LimitError) as info:
-        ingest.from_folder(sandbox.inputs, limits=Limits(max_clips=LIMIT))
+        sio.from_folder(sandbox.inputs, limits=Limits(max_clips=LIMIT))
     assert str(info.value) == (f"{N_FILES} audio files exceed the limit of {LIMIT} clips; split "
                                "the data or raise SNDIAG_MAX_CLIPS")
     assert not no_decoding
@@ -72,13 +73,13 @@ def test_clip_count_of_a_folder_is_checked_before_decoding(sandbox: Sandbox, no_
 
 def test_clip_count_of_a_zip_is_checked_before_decoding(no_decoding) -> None:
     with pytest.raises(LimitError, match=f"{N_FILES} audio files exceed the limit of {LIMIT}"):
-        ingest.from_zip(zip_of(_clips()), limits=Limits(max_clips=LIMIT))
+        sio.from_zip(zip_of(_clips()), limits=Limits(max_clips=LIMIT))
     assert not no_decoding
 
 
 def test_clip_count_of_uploaded_files_is_checked_before_decoding(no_decoding) -> None:
     with pytest.raises(LimitError, match="SNDIAG_MAX_CLIPS"):
-        ingest.from_files(_clips(), limits=Limits(max_clips=LIMIT))
+        sio.from_files(_clips(), limits=Limits(max_clips=LIMIT))
     assert not no_decoding
 
 
@@ -89,10 +90,10 @@ def test_clip_count_of_an_array_file(how: str, sandbox: Sandbox,
     path = sandbox.write("six.npy", npy(spectrograms(N_FILES)))
     with sandbox.inside(monkeypatch), pytest.raises(LimitError) as info:
         if how == "argument":
-            ingest.load(path, limits=Limits(max_clips=LIMIT))
+            sio.load(path, limits=Limits(max_clips=LIMIT))
         else:
             monkeypatch.setenv("SNDIAG_MAX_CLIPS", str(LIMIT))
-            ingest.load(path)
+            sio.load(path)
     assert f"six.npy: {N_FILES} clips exceed the limit of {LIMIT}" in str(info.value)
     assert "SNDIAG_MAX_CLIPS" in str(info.value)
 
@@ -107,7 +108,7 @@ def test_archive_size_is_checked_before_the_zip_is_opened(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(zipfile, "ZipFile", never)
     with pytest.raises(LimitError) as info:
-        ingest.from_zip(data, name="set.zip", limits=Limits(max_upload_mb=0.01))
+        sio.from_zip(data, name="set.zip", limits=Limits(max_upload_mb=0.01))
     assert "above the limit of 0.01 MB" in str(info.value)
     assert "SNDIAG_MAX_UPLOAD_MB" in str(info.value)
 
@@ -116,7 +117,7 @@ def test_file_size_is_checked_before_decoding(no_decoding) -> None:
     """One file above the size limit is skipped with its reason, never decoded; alone, the run
     is refused with that reason."""
     with pytest.raises(DataError) as info:
-        ingest.from_files([("big.wav", good_wav())], limits=Limits(max_upload_mb=0.001))
+        sio.from_files([("big.wav", good_wav())], limits=Limits(max_upload_mb=0.001))
     assert "big.wav" in str(info.value) and "above the limit of 0.001 MB" in str(info.value)
     assert not no_decoding
 
@@ -142,13 +143,13 @@ def test_clip_duration_is_read_from_the_header(ten_minutes: bytes,
 
     monkeypatch.setattr(sf.SoundFile, "read", spy)
     files = [("good.wav", good_wav()), ("long.wav", ten_minutes)]
-    ds = ingest.from_files(files, labels="none", limits=Limits(max_clip_seconds=60), n_jobs=1)
+    ds = sio.from_files(files, labels="none", limits=Limits(max_clip_seconds=60), n_jobs=1)
     assert ds.n_clips == 1 and [s.name for s in ds.skipped] == ["long.wav"]
     assert "lasts 600.0 s, above the limit of 60 s" in ds.skipped[0].reason
     assert "SNDIAG_MAX_CLIP_SECONDS" in ds.skipped[0].reason
     assert max(frames_read) == 4000, frames_read  # only the good clip (0.5 s at 8 kHz)
     frames_read.clear()
-    assert ingest.from_files(files, labels="none", n_jobs=1).n_clips == 2
+    assert sio.from_files(files, labels="none", n_jobs=1).n_clips == 2
     assert max(frames_read) == 600 * 8000, frames_read
 
 

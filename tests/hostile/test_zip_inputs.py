@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from sndiag import ingest
+import sndiag.io as sio
 from sndiag.config import Limits, SpectrogramConfig
 from sndiag.dataset import Dataset
 from sndiag.errors import ArchiveError, DataError, SndiagError
-from sndiag.ui import loaders
+from sndiag.io import uploads
+from sndiag.settings import Settings
 from tests.hostile.conftest import (
     CliJob,
     Sandbox,
@@ -131,7 +132,7 @@ class ZipCase:
 
     @property
     def limits(self) -> Limits:
-        return Limits.from_env(self.env)
+        return Settings.from_env(self.env).limits
 
 
 TRAVERSAL = "refusing the archive (path traversal)"
@@ -227,10 +228,10 @@ def test_api(case: ZipCase, source: str, sandbox: Sandbox,
     t0 = time.perf_counter()
     with sandbox.inside(monkeypatch):
         if source == "path":
-            result, traced, rss = measure_memory(lambda: ingest.load(path, limits=case.limits))
+            result, traced, rss = measure_memory(lambda: sio.load(path, limits=case.limits))
         else:
             result, traced, rss = measure_memory(
-                lambda: ingest.from_zip(case.data, name=case.name, limits=case.limits))
+                lambda: sio.from_zip(case.data, name=case.name, limits=case.limits))
     seconds = time.perf_counter() - t0
     _expect(case, result, where=case.name)
     if case.error is ArchiveError:  # decided from the directory: fast and small
@@ -246,8 +247,8 @@ def test_zip_bomb_within_the_limits_is_read_with_a_bounded_member(monkeypatch) -
     read with the bound of its declared size and decoded like any clip."""
     data = zip_bomb(expands_mb=2, extra=_good())
     with pytest.raises(ArchiveError, match="zip bomb"):
-        ingest.from_zip(data)
-    ds = ingest.from_zip(data, limits=Limits(max_zip_ratio=5000))
+        sio.from_zip(data)
+    ds = sio.from_zip(data, limits=Limits(max_zip_ratio=5000))
     assert ds.n_clips == 2 and [s.name for s in ds.skipped] == ["data/bomb.wav"]
 
 
@@ -261,8 +262,8 @@ def test_upload_handler(case: ZipCase, sandbox: Sandbox,
     """The Data page's handler: the same outcome; the archive is kept in the session for
     previews, never written out."""
     with sandbox.inside(monkeypatch):
-        result, _, _ = measure_memory(lambda: loaders.load_zip_upload(
-            case.name, case.data, config=CFG, labels=loaders.label_options("folder"),
+        result, _, _ = measure_memory(lambda: uploads.load_zip_upload(
+            case.name, case.data, config=CFG, labels=uploads.label_options("folder"),
             limits=case.limits))
     if isinstance(result, tuple):
         result, source = result

@@ -289,7 +289,7 @@ def test_an_upload_above_the_limit_is_refused_with_a_message(app: AppTest,
 
 # -- handlers without the UI ----------------------------------------------------------------------
 def test_load_array_upload_refuses_garbage_and_pickles() -> None:
-    from sndiag.ui.loaders import load_array_upload
+    from sndiag.io.uploads import load_array_upload
 
     with pytest.raises(DataError):
         load_array_upload("bad.npy", b"garbage")
@@ -302,7 +302,7 @@ def test_load_array_upload_refuses_garbage_and_pickles() -> None:
 
 
 def test_uploads_above_the_limit_are_refused_before_reading() -> None:
-    from sndiag.ui.loaders import check_upload_size
+    from sndiag.io.uploads import check_upload_size
 
     with pytest.raises(LimitError, match="SNDIAG_MAX_UPLOAD_MB"):
         check_upload_size([("a.wav", 600 * 1024 * 1024)], Limits(max_upload_mb=500))
@@ -310,7 +310,7 @@ def test_uploads_above_the_limit_are_refused_before_reading() -> None:
 
 
 def test_server_folders_never_leave_the_data_root(tmp_path: Path) -> None:
-    from sndiag.ui.loaders import list_server_folders, resolve_server_folder
+    from sndiag.io.uploads import list_server_folders, resolve_server_folder
 
     (tmp_path / "root" / "dogs").mkdir(parents=True)
     (tmp_path / "secret").mkdir()
@@ -324,10 +324,12 @@ def test_server_folders_never_leave_the_data_root(tmp_path: Path) -> None:
 
 
 def test_view_state_round_trips_through_query_params() -> None:
+    from sndiag.masks import MaskSpec
     from sndiag.ui.state import DEFAULTS, parse_view, view_params
 
-    state = {**DEFAULTS, "ds_id": "ab" * 32, "mask_mode": "pct", "snr_pct": 15.0,
-             "mask_rows": [0, 1, 2, 9], "scalers": ["band", "robust"], "clip": 4,
+    state = {**DEFAULTS, "ds_id": "ab" * 32,
+             "mask": MaskSpec(mode="pct", percentile=15.0, rows=(0, 1, 2, 9)),
+             "scalers": ["band", "robust"], "clip": 4,
              "apply_mask": True, "scaler_params": {"std_floor": {"floor_percentile": 40.0}}}
     params = view_params(state)
     assert params["rows"] == "0-2,9" and params["snr"] == "15"
@@ -348,7 +350,7 @@ def test_package_outside_ui_never_imports_streamlit() -> None:
     assert not offenders
 
 
-@pytest.mark.parametrize("module", ["state", "loaders", "widgets", "server"])
+@pytest.mark.parametrize("module", ["state", "widgets", "cache", "router"])
 def test_ui_doctests(module: str) -> None:
     """The package's doctest run skips sndiag/ui (streamlit is optional); run them here."""
     import doctest
@@ -357,3 +359,17 @@ def test_ui_doctests(module: str) -> None:
     mod = importlib.import_module(f"sndiag.ui.{module}")
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_the_mask_pages_rows_by_hand_reach_the_experiment(app: AppTest) -> None:
+    """Rows picked by hand and the auto-flagged rows are offered to the experiment, whole."""
+    app.run()
+    app.switch_page("pages/mask.py").run()
+    app.radio(key="w_mask_mode").set_value("pct").run()
+    app.multiselect(key="w_mask_rows").set_value([0, 1, 7]).run()
+    _ok(app)
+    app.switch_page("pages/experiment.py").run()
+    _ok(app)
+    offered = app.multiselect(key="w_exp_masks")
+    assert offered.value == ["p10+rows:0-1,7"]
+    assert "p10+rows:0-1,7" in offered.options

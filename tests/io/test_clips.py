@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import sndiag.audio
+import sndiag.io as sio
+import sndiag.io.audio
 from sndiag.config import Limits, SpectrogramConfig
-from sndiag.dataset import Dataset
 from sndiag.errors import ArchiveError, DataError, LimitError, ParameterError, ShapeError
-from sndiag.ingest import from_files, from_folder, from_zip, load, load_arrays
-from sndiag.spectrogram import DiskCache, MemoryCache
+from sndiag.io import from_files, from_folder, from_zip, load, load_arrays
+from sndiag.io.feature_cache import DiskCache, MemoryCache
 
 FSDD_REGEX = r"(?P<label>\d)_(?P<group>[a-z]+)_\d+\.wav"
 # The default 60 x 130 image, at a low rate so every test decodes quickly.
@@ -208,7 +208,7 @@ def test_from_files_checks_max_clips_before_decoding(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("decoded despite the limit")
 
-    monkeypatch.setattr(sndiag.audio, "decode", boom)
+    monkeypatch.setattr(sndiag.io.audio, "decode", boom)
     files = [(f"{i}.wav", b"x") for i in range(5)]
     with pytest.raises(LimitError, match="5 audio files exceed the limit of 4 clips"):
         from_files(files, limits=Limits(max_clips=4))
@@ -286,8 +286,8 @@ def test_disk_cache_hit_returns_same_images_without_decoding(audio_tree, tmp_pat
     first = from_files(files, config=CFG, cache=cache)
     assert len(cache) == 8
     calls = []
-    real = sndiag.audio.decode
-    monkeypatch.setattr(sndiag.audio, "decode", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = sndiag.io.audio.decode
+    monkeypatch.setattr(sndiag.io.audio, "decode", lambda *a, **k: calls.append(a) or real(*a, **k))
     again = from_files(files, config=CFG, cache=cache)
     assert calls == []
     np.testing.assert_array_equal(again.X, first.X)
@@ -487,7 +487,7 @@ def test_load_arrays_nan_policy(policy):
 def test_extracted_dataset_round_trips_through_save_and_load(audio_tree, tmp_path):
     (audio_tree / "low" / "bad.wav").write_text("nope")
     ds = from_folder(audio_tree, config=CFG)
-    back = Dataset.load(ds.save(tmp_path / "d.npz"))
+    back = sio.load_arrays(sio.save(ds, tmp_path / "d.npz"))
     assert back.content_hash == ds.content_hash
     assert back.provenance == ds.provenance and back.skipped == ds.skipped
 

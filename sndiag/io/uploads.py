@@ -1,19 +1,19 @@
-"""What the Data page does with uploads and server folders, without Streamlit.
+"""Uploads and server folders as the dashboard's Data page receives them.
 
 Every function here takes plain values (names, bytes, paths) and returns a
 :class:`~sndiag.dataset.Dataset` or plain data, raising :class:`~sndiag.errors.SndiagError`
-subclasses with a user-facing message; the page shows them with ``st.error``. Keeping them free
-of Streamlit makes the upload paths testable without a browser.
+subclasses with a user-facing message; the page shows them with ``st.error``. Nothing here
+imports Streamlit, so the upload paths are tested without a browser.
 
 Audio previews: an upload's bytes are kept in the user's session only (:class:`AudioSource`);
-a server folder is read again from disk, and only inside ``SNDIAG_DATA_ROOT``.
+a server folder is read again from disk, and only inside the data root
+(``SNDIAG_DATA_ROOT``, :attr:`sndiag.settings.Settings.data_root`).
 """
 
 from __future__ import annotations
 
 import io
 import os
-import posixpath
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,13 +25,18 @@ import numpy as np
 from sndiag.config import Limits, SpectrogramConfig
 from sndiag.dataset import Dataset
 from sndiag.errors import DecodeError, LimitError, ParameterError
+from sndiag.io import audio
+from sndiag.io.arrays import load_arrays
+from sndiag.io.clips import from_files, from_folder, from_zip
+from sndiag.io.labels import clean_name
+from sndiag.io.zips import MB
+from sndiag.settings import resolve_limits
 
 __all__ = [
     "AudioSource",
     "LABEL_MODES",
     "check_upload_size",
     "clip_audio",
-    "data_root",
     "label_options",
     "list_server_folders",
     "load_array_upload",
@@ -41,7 +46,6 @@ __all__ = [
     "resolve_server_folder",
 ]
 
-MB = 1024 * 1024
 #: Label sources offered for audio: value -> label shown.
 LABEL_MODES = {
     "folder": "Class folder names",
@@ -89,7 +93,7 @@ def check_upload_size(sizes: Sequence[tuple[str, int]], limits: Limits) -> None:
 
 # -- labels -----------------------------------------------------------------------------------
 def label_options(mode: str, *, regex: str = "", csv: bytes | None = None) -> dict[str, Any]:
-    """Keyword arguments of :func:`sndiag.ingest.from_files` for a label source.
+    """Keyword arguments of :func:`sndiag.io.from_files` for a label source.
 
     Examples
     --------
@@ -116,9 +120,7 @@ def label_options(mode: str, *, regex: str = "", csv: bytes | None = None) -> di
 def load_array_upload(name: str, data: bytes, *, nan_policy: str = "raise",
                       limits: Limits | None = None) -> Dataset:
     """An uploaded ``.npy``/``.npz`` -> Dataset (never unpickles; bad files raise DataError)."""
-    from sndiag.ingest import load_arrays
-
-    limits = limits or Limits.from_env()
+    limits = resolve_limits(limits)
     check_upload_size([(name, len(data))], limits)
     if not name.lower().endswith((".npy", ".npz")):
         raise ParameterError(f"{name} is not a .npy or .npz file; upload arrays saved with "
@@ -135,15 +137,7 @@ def _named(ds: Dataset, name: str, **extra: Any) -> Dataset:
         prov["name"] = name
     for k, v in extra.items():
         prov.setdefault(k, v)
-    return Dataset(ds.X, y=ds.y, groups=ds.groups, names=ds.names, provenance=prov,
-                   skipped=ds.skipped)
-
-
-def clean_name(name: str) -> str:
-    """Clip name as :mod:`sndiag.ingest` records it (posix, no leading slash)."""
-    name = name.replace("\\", "/")
-    name = posixpath.normpath(name) if name else name
-    return name.lstrip("/") if name not in ("", ".") else "unnamed"
+    return ds.replace(provenance=prov)
 
 
 def load_audio_uploads(files: Sequence[tuple[str, bytes]], *, config: SpectrogramConfig,
@@ -151,9 +145,7 @@ def load_audio_uploads(files: Sequence[tuple[str, bytes]], *, config: Spectrogra
                        progress: Progress | None = None, name: str | None = None
                        ) -> tuple[Dataset, AudioSource]:
     """Uploaded audio files (or a folder upload) -> (Dataset, its audio for previews)."""
-    from sndiag.ingest import from_files
-
-    limits = limits or Limits.from_env()
+    limits = resolve_limits(limits)
     check_upload_size([(n, len(b)) for n, b in files], limits)
     if not files:
         raise ParameterError("choose audio files to upload first")
@@ -173,9 +165,7 @@ def load_zip_upload(name: str, data: bytes, *, config: SpectrogramConfig,
                     labels: dict[str, Any], limits: Limits | None = None, cache: Any = None,
                     progress: Progress | None = None) -> tuple[Dataset, AudioSource]:
     """An uploaded zip of class folders -> (Dataset, its audio for previews)."""
-    from sndiag.ingest import from_zip
-
-    limits = limits or Limits.from_env()
+    limits = resolve_limits(limits)
     check_upload_size([(name, len(data))], limits)
     ds = from_zip(data, name=name, config=config, cache=cache, limits=limits, progress=progress,
                   **labels)
@@ -183,16 +173,6 @@ def load_zip_upload(name: str, data: bytes, *, config: SpectrogramConfig,
 
 
 # -- server folders ---------------------------------------------------------------------------
-def data_root(env: dict[str, str] | None = None) -> Path | None:
-    """``$SNDIAG_DATA_ROOT`` resolved, or None when unset or not a folder."""
-    env = dict(os.environ) if env is None else env
-    raw = env.get("SNDIAG_DATA_ROOT")
-    if not raw:
-        return None
-    root = Path(raw).expanduser().resolve()
-    return root if root.is_dir() else None
-
-
 def list_server_folders(root: Path, *, max_depth: int = 2, limit: int = 500) -> list[str]:
     """Sub-folders of ``root`` (relative posix paths, ``"."`` for the root itself).
 
@@ -233,10 +213,8 @@ def resolve_server_folder(root: Path, rel: str) -> Path:
 def load_server_folder(root: Path, rel: str, *, config: SpectrogramConfig,
                        labels: dict[str, Any], limits: Limits | None = None, cache: Any = None,
                        progress: Progress | None = None) -> tuple[Dataset, AudioSource]:
-    from sndiag.ingest import from_folder
-
     folder = resolve_server_folder(root, rel)
-    limits = limits or Limits.from_env()
+    limits = resolve_limits(limits)
     ds = from_folder(folder, config=config, cache=cache, limits=limits, progress=progress,
                      source=str(folder), **labels)
     name = rel if rel != "." else root.name
@@ -263,12 +241,12 @@ def clip_audio(ds: Dataset, index: int, source: AudioSource | None, *,
     None when the dataset has no audio (arrays, demo) or the source is not available in this
     session. A server folder is read only when it lies inside ``data_root_dir``.
     """
-    from sndiag import audio
-
-    limits = limits or Limits.from_env()
+    limits = resolve_limits(limits)
     name = str(ds.names[index]) if ds.names is not None else ""
-    cfg = ds.provenance.get("config") or {}
-    sr = int(cfg.get("sr", 22050))
+    config = ds.config
+    if config is None:  # arrays of unknown origin: no audio to play
+        return None
+    sr = config.sr
     data: bytes | str | None = None
     if source is not None and source.kind == "files":
         data = source.files.get(name)

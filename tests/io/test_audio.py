@@ -8,8 +8,8 @@ import soundfile as sf
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sndiag.audio import decode, duration, resample
 from sndiag.errors import DecodeError, LimitError, ParameterError
+from sndiag.io.audio import decode, duration, resample
 
 
 def tone(seconds: float, rate: int, *, freq: float = 440.0, channels: int = 1) -> np.ndarray:

@@ -6,19 +6,19 @@ reads each chunk with ``readinto`` into one reusable buffer: memory stays at one
 large the file is. This is what ``sndiag stats`` uses for ``.npy`` and ``.npz`` inputs.
 
 An ``.npz`` is a zip of ``.npy`` members. A member stored without compression (``np.savez``,
-:meth:`sndiag.dataset.Dataset.save`, :func:`write_npz_chunks`) is read in place at its offset in
+:func:`sndiag.io.arrays.save`, :func:`write_npz_chunks`) is read in place at its offset in
 the file, with random access, exactly like a ``.npy``; a compressed member
 (``np.savez_compressed``) can only be decompressed from its start, so it streams front to back
 (:attr:`NpyChunks.random_access` is False).
 
 :func:`open_array_file` wraps a reader with the dataset's labels, groups, names and provenance
-(the small arrays of an ``.npz``), checking the image layout like
-:func:`sndiag.ingest.load_arrays` but without reading ``X``.
+(the small arrays of an ``.npz``), with the checks of :func:`sndiag.io.arrays.load_arrays`
+that need no pass over ``X`` (file head, dtype, layout, zip bombs); the values are checked
+chunk by chunk as they are read (:func:`sndiag.images.check_values`).
 """
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 import zipfile
@@ -29,12 +29,22 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from sndiag.config import Limits
-from sndiag.errors import ArchiveError, DataError, ParameterError, ShapeError
+from sndiag.config import DEFAULT_SHAPE, Limits
+from sndiag.errors import DataError, ParameterError, ShapeError
+from sndiag.images import LAYOUTS, check_dtype, check_values, image_layout, nonfinite_error
+from sndiag.io.arrays import (
+    NPY_MAGIC,
+    check_file_head,
+    checked_provenance,
+    parse_meta,
+    read_small_array,
+)
+from sndiag.io.atomic import atomic_file
+from sndiag.io.zips import check_npz
+from sndiag.settings import resolve_limits
 
 __all__ = ["ArrayFile", "NpyChunks", "open_array_file", "write_npy_chunks", "write_npz_chunks"]
 
-_NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
 #: Bytes discarded per read when a compressed member is skipped forward.
 _SKIP_BYTES = 1 << 22
@@ -128,7 +138,7 @@ class NpyChunks:
         where = self.path.name
         try:
             with open(self.path, "rb") as fh:
-                head = fh.read(len(_NPY_MAGIC))
+                head = fh.read(len(NPY_MAGIC))
         except OSError as exc:
             raise DataError(f"{where} cannot be read ({exc.strerror or exc}); check the path"
                             ) from None
@@ -301,9 +311,32 @@ def _fill(fh: Any, out: np.ndarray, where: str, start: int) -> None:
         pos += got
 
 
-def write_npy_chunks(path: str | os.PathLike[str], chunks: Iterator[np.ndarray], *,
+def _write_rows(fh: Any, chunks: Iterable[np.ndarray], *, n: int, row_shape: tuple[int, ...],
+                dtype: np.dtype) -> None:
+    """An ``.npy`` header for ``(n, *row_shape)``, then the rows of ``chunks`` (one in memory)."""
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+              "shape": (int(n), *row_shape)}
+    np.lib.format.write_array_header_2_0(fh, header)
+    pos = 0
+    for chunk in chunks:
+        c = np.ascontiguousarray(chunk, dtype=dtype)
+        if c.shape[1:] != row_shape or pos + c.shape[0] > n:
+            raise ShapeError(f"a chunk of shape {c.shape} does not fit (n={n}, rows of "
+                             f"{row_shape}); {pos} rows written so far")
+        fh.write(c.reshape(-1).view(np.uint8).data)
+        pos += c.shape[0]
+    if pos != n:
+        raise ShapeError(f"chunks held {pos} rows but n={n} was declared")
+
+
+def write_npy_chunks(path: str | os.PathLike[str], chunks: Iterable[np.ndarray], *,
                      n: int, row_shape: tuple[int, ...], dtype: np.dtype | str = "float32") -> Path:
-    """Write ``n`` rows arriving in chunks to an ``.npy`` file without holding them all.
+    """Write ``n`` rows arriving in chunks to an ``.npy`` file, atomically, one chunk in memory.
+
+    Raises
+    ------
+    ShapeError
+        When the chunks do not hold exactly ``n`` rows of ``row_shape`` (nothing is written).
 
     Examples
     --------
@@ -313,20 +346,10 @@ def write_npy_chunks(path: str | os.PathLike[str], chunks: Iterator[np.ndarray],
     >>> np.load(p).sum()
     np.float32(6.0)
     """
-    path = Path(path)
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.dtype(dtype), shape=(n, *row_shape))
-    pos = 0
-    for chunk in chunks:
-        k = chunk.shape[0]
-        if pos + k > n:
-            raise ShapeError(f"chunks hold more than the declared n={n} rows")
-        out[pos:pos + k] = chunk
-        pos += k
-    out.flush()
-    del out
-    if pos != n:
-        raise ShapeError(f"chunks held {pos} rows but n={n} was declared")
-    return path
+    row_shape = tuple(int(s) for s in row_shape)
+    with atomic_file(path) as fh:
+        _write_rows(fh, chunks, n=n, row_shape=row_shape, dtype=np.dtype(dtype))
+    return Path(path)
 
 
 def write_npz_chunks(path: str | os.PathLike[str], chunks: Iterable[np.ndarray], *, n: int,
@@ -336,8 +359,9 @@ def write_npz_chunks(path: str | os.PathLike[str], chunks: Iterable[np.ndarray],
 
     The big array is streamed into the archive (memory: one chunk), then the small ``arrays``
     (labels, names, metadata) follow. The file is what ``np.savez`` writes, so ``np.load`` and
-    :func:`sndiag.ingest.load_arrays` read it, and :class:`NpyChunks` streams it in place. It is
-    written to a temporary name and renamed, so a crash never leaves a partial file at ``path``.
+    :func:`sndiag.io.arrays.load_arrays` read it, and :class:`NpyChunks` streams it in place. It
+    is written with :func:`sndiag.io.atomic.atomic_file`, so a crash or a full disk never leaves
+    a partial file at ``path``.
 
     Parameters
     ----------
@@ -375,36 +399,15 @@ def write_npz_chunks(path: str | os.PathLike[str], chunks: Iterable[np.ndarray],
     ...     z["X"].sum(), z["y"].tolist()
     (np.float32(6.0), ['a', 'b', 'a'])
     """
-    path = Path(path)
-    dtype = np.dtype(dtype)
     row_shape = tuple(int(s) for s in row_shape)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-            with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
-                header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
-                          "shape": (int(n), *row_shape)}
-                np.lib.format.write_array_header_2_0(fh, header)  # type: ignore[arg-type]
-                pos = 0
-                for chunk in chunks:
-                    c = np.ascontiguousarray(chunk, dtype=dtype)
-                    if c.shape[1:] != row_shape or pos + c.shape[0] > n:
-                        raise ShapeError(f"a chunk of shape {c.shape} does not fit (n={n}, "
-                                         f"rows of {row_shape}); {pos} rows written so far")
-                    fh.write(c.reshape(-1).view(np.uint8).data)
-                    pos += c.shape[0]
-                if pos != n:
-                    raise ShapeError(f"chunks held {pos} rows but n={n} was declared")
-            for name, arr in (arrays or {}).items():
-                with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
-                    np.lib.format.write_array(fh, np.asarray(arr), allow_pickle=False)  # type: ignore[arg-type]
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    with atomic_file(path) as out, \
+            zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
+            _write_rows(fh, chunks, n=n, row_shape=row_shape, dtype=np.dtype(dtype))
+        for name, arr in (arrays or {}).items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asarray(arr), allow_pickle=False)  # type: ignore[arg-type]
+    return Path(path)
 
 
 # -- array files with their labels --------------------------------------------------------------
@@ -458,19 +461,13 @@ class ArrayFile:
         ------
         DataError
             On NaN/Inf (with their count over the whole file and the first positions, as
-            :func:`sndiag.ingest.load_arrays` says it), or a float64 value beyond the float32
+            :func:`sndiag.io.arrays.load_arrays` says it), or a float64 value beyond the float32
             range.
         """
         X = chunk.reshape(chunk.shape[0], *self.shape)
         if X.dtype.kind == "f" and not np.isfinite(X).all():
             self._raise_nonfinite()
-        if X.dtype.kind == "f" and X.dtype.itemsize > 4:
-            big = np.abs(X) > np.finfo(np.float32).max
-            if big.any():
-                raise DataError(f"{self.reader.where}: X has values beyond the float32 range "
-                                f"(largest |x| = {float(np.abs(X[np.isfinite(X)]).max()):.3g} > "
-                                "3.4e38); sndiag keeps spectrograms as float32: rescale them "
-                                "(e.g. to dB) first")
+        X, _ = check_values(X, where=f"{self.reader.where}: X", offset=start)
         return X if X.dtype == np.float32 else X.astype(np.float32)
 
     def _raise_nonfinite(self) -> None:
@@ -483,53 +480,18 @@ class ArrayFile:
             if len(first) < 3:
                 first += [(int(p[0]) + s, int(p[1]), int(p[2])) for p in np.argwhere(bad)[:3]]
             s += chunk.shape[0]
-        raise DataError(f"{self.reader.path.name}: X has {n_bad} NaN/Inf values (first at "
-                        f"{first[:3]}); fix the source or replace them (np.nan_to_num)")
-
-
-def _small_array(path: Path, key: str, n: int) -> np.ndarray | None:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            if f"{key}.npy" not in zf.namelist():
-                return None
-            with zf.open(f"{key}.npy") as fh:
-                data = fh.read()
-        arr = np.load(io.BytesIO(data), allow_pickle=False)
-    except ValueError as exc:
-        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
-            raise DataError(f"{path.name}: array {key!r} contains pickled Python objects; save it "
-                            "with a numeric dtype or strings") from None
-        raise DataError(f"{path.name}: array {key!r} is not a valid .npy/.npz file ({exc})"
-                        ) from None
-    except Exception as exc:  # EOFError, OSError, BadZipFile, zlib.error on a corrupt member
-        raise DataError(f"{path.name}: array {key!r} is not a valid .npy/.npz file ({exc})"
-                        ) from None
-    if key != "meta" and arr.size != n:
-        raise ShapeError(f"{path.name}: {key} has {arr.size} entries but X has {n} clips; "
-                         "they must match")
-    return arr
-
-
-def _check_npz(path: Path, limits: Limits) -> None:
-    """Refuse a zip bomb from the .npz directory, as :func:`sndiag.ingest.load_arrays` does."""
-    from sndiag.ingest import _check_archive, _member_name
-
-    with zipfile.ZipFile(path) as zf:
-        packed = [i for i in zf.infolist() if i.compress_type != zipfile.ZIP_STORED]
-        try:
-            _check_archive(packed, [_member_name(i) for i in packed], limits)
-        except ArchiveError as exc:
-            raise ArchiveError(f"{path.name}: {exc}") from None
+        raise nonfinite_error(f"{self.reader.path.name}: X", n_bad, first)
 
 
 def open_array_file(path: str | os.PathLike[str], *, chunk_size: int = 512,
-                    expected_shape: tuple[int, int] | None = (60, 130),
+                    expected_shape: tuple[int, int] | None = DEFAULT_SHAPE,
                     limits: Limits | None = None) -> ArrayFile:
     """Open a ``.npy``/``.npz`` dataset for streaming, reading only its header and small arrays.
 
-    The checks are those of :func:`sndiag.ingest.load_arrays` that need no pass over ``X``
-    (dtype, layout, image shape, label lengths); NaN/Inf and float32 overflow are found while
-    streaming. The image shape of a file written by sndiag (with ``meta``) is not checked.
+    The checks are those of :func:`sndiag.io.arrays.load_arrays` that need no pass over ``X``
+    (file head, dtype, layout, image shape, label lengths, zip bombs), by the same functions;
+    NaN/Inf and float32 overflow are found while streaming (:meth:`ArrayFile.images`). The image
+    shape of a file written by sndiag (with ``meta``) is not checked.
 
     Parameters
     ----------
@@ -542,8 +504,8 @@ def open_array_file(path: str | os.PathLike[str], *, chunk_size: int = 512,
         Image shape for files without sndiag metadata; None accepts any.
     limits : Limits, optional
         ``max_unzipped_mb`` and ``max_zip_ratio`` bound the compressed members of an ``.npz``,
-        checked from its directory before anything is inflated (default:
-        ``Limits.from_env()``). ``max_clips`` does not apply: memory does not grow with N.
+        checked from its directory before anything is inflated (default: the environment's).
+        ``max_clips`` does not apply: memory does not grow with N.
 
     Returns
     -------
@@ -552,7 +514,7 @@ def open_array_file(path: str | os.PathLike[str], *, chunk_size: int = 512,
     Raises
     ------
     DataError, ShapeError
-        As :func:`sndiag.ingest.load_arrays`.
+        As :func:`sndiag.io.arrays.load_arrays`.
     ArchiveError
         A compressed member expands beyond the limits (a zip bomb).
 
@@ -565,41 +527,37 @@ def open_array_file(path: str | os.PathLike[str], *, chunk_size: int = 512,
     >>> af.n_clips, af.shape, af.layout, af.y.tolist()
     (4, (60, 130), '(N, n_mels, n_frames, 1)', ['0', '1', '0', '1'])
     """
-    from sndiag.ingest import _array_layout, _checked_provenance, _parse_meta
-
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path} does not exist or is not a file; give a .npy or .npz file")
-    with open(path, "rb") as fh:
-        head = fh.read(len(_NPY_MAGIC))
-    if head[:1] == b"\x80":  # a raw pickle stream, e.g. pickle.dump(X, f)
-        raise DataError(f"{path.name} is a pickled Python object, not a .npy/.npz file; save it "
-                        "with np.save(path, X.astype(np.float32))")
-    if not (head.startswith(_NPY_MAGIC) or head.startswith(b"PK")):
-        raise DataError(f"{path.name} is not a valid .npy/.npz file (it starts with neither the "
-                        ".npy header nor a zip header); save arrays with np.save or np.savez")
-    reader = NpyChunks(path, chunk_size=chunk_size)
     where = path.name
-    kind = reader.dtype.kind
-    if kind == "c":
-        raise DataError(f"{where}: X has complex dtype {reader.dtype}; save the magnitude or "
-                        "power (np.abs(X) ** 2) as float32")
-    if kind == "b":
-        raise DataError(f"{where}: X has dtype bool; that is a mask, not spectrograms")
-    if kind not in "iuf":
-        raise DataError(f"{where}: X has dtype {reader.dtype}; save spectrograms as real numbers "
-                        "(float32)")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(NPY_MAGIC))
+    except OSError as exc:
+        raise DataError(f"{where} cannot be read ({exc.strerror or exc}); check the path") from None
+    check_file_head(head, where)
+    reader = NpyChunks(path, chunk_size=chunk_size)
+    check_dtype(reader.dtype, f"{where}: X")
     n = len(reader)
     small: dict[str, np.ndarray | None] = {}
     if reader.member is not None:
-        _check_npz(path, limits or Limits.from_env())
-        for key in ("y", "groups", "names", "meta"):
-            small[key] = _small_array(path, key, n)
-    meta_arr = small.get("meta")
-    meta = _parse_meta(meta_arr) if meta_arr is not None else None
-    # A zero-strided stand-in with X's shape: the layout check reads no data.
-    stand_in = np.broadcast_to(np.zeros((), dtype=reader.dtype), reader.shape)
-    X3, layout = _array_layout(stand_in, None if meta is not None else expected_shape, where)
+        try:
+            zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise DataError(f"{where} is not a valid .npy/.npz file ({exc})") from None
+        with zf:
+            check_npz(zf, where, resolve_limits(limits))
+            for key in ("y", "groups", "names", "meta"):
+                small[key] = read_small_array(zf, key, where)
+    for key in ("y", "groups", "names"):
+        arr = small.get(key)
+        if arr is not None and arr.size != n:
+            raise ShapeError(f"{where}: {key} has {arr.size} entries but X has {n} clips; "
+                             "they must match")
+    meta = parse_meta(small.get("meta"))
+    channel, shape = image_layout(reader.shape, where=f"{where}: X",
+                                  expected=None if meta is not None else expected_shape)
     if n == 0:
         raise DataError(f"{where}: X holds no clips (shape {reader.shape}); save at least one")
 
@@ -608,12 +566,11 @@ def open_array_file(path: str | os.PathLike[str], *, chunk_size: int = 512,
         return None if arr is None else np.array([str(v) for v in arr.ravel()], dtype=str)
 
     if meta is not None:
-        provenance = _checked_provenance(meta.get("provenance") or {})
+        provenance = checked_provenance(meta.get("provenance") or {})
         n_skipped = len([s for s in meta.get("skipped") or [] if isinstance(s, dict)])
     else:
-        provenance = {"source": where, "kind": "arrays", "layout": layout}
+        provenance = {"source": where, "kind": "arrays", "layout": LAYOUTS[channel]}
         n_skipped = 0
-    return ArrayFile(reader=reader, shape=(int(X3.shape[1]), int(X3.shape[2])), layout=layout,
-                     y=strings("y"), groups=strings("groups"), names=strings("names"),
-                     provenance=provenance, n_skipped=n_skipped)
-
+    return ArrayFile(reader=reader, shape=shape, layout=LAYOUTS[channel], y=strings("y"),
+                     groups=strings("groups"), names=strings("names"), provenance=provenance,
+                     n_skipped=n_skipped)

@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from sndiag.chunks import ArrayFile, open_array_file
 from sndiag.distributed.client import dask_client, n_workers, parse_scheduler
 from sndiag.errors import DataError, ParameterError
+from sndiag.io.streaming import ArrayFile, open_array_file
 from sndiag.stats import PixelStats, StatsAccumulator, sample_indices, stats_from_moments
 
 __all__ = ["StreamedStats", "sample_indices", "stats_file"]
@@ -188,7 +188,7 @@ def stats_file(path: str | os.PathLike[str] | ArrayFile, *, scheduler: Any = Non
     ParameterError
         Bad options, Dask missing, or a compressed member with a scheduler.
     DataError, ShapeError
-        The file is unusable (see :func:`sndiag.chunks.open_array_file`), or holds NaN/Inf.
+        The file is unusable (see :func:`sndiag.io.streaming.open_array_file`), or holds NaN/Inf.
 
     Examples
     --------

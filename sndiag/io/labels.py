@@ -1,0 +1,217 @@
+"""Where clip labels and groups come from: class folders, a file-name pattern, or a CSV.
+
+Every audio reader (:mod:`sndiag.io.clips`, the chunked extraction of :mod:`sndiag.distributed`)
+lists its candidate clips as :class:`Item` (a relative posix name and where its bytes are), then
+labels them here with :func:`assign_labels`, in this order of precedence:
+
+* ``labels_csv``: a manifest with a header row ``path,label[,group]``;
+* ``label_regex``: a pattern with named groups ``label`` and optionally ``group``, searched in
+  each file name (FSDD: ``(?P<label>\\d)_(?P<group>[a-z]+)_\\d+\\.wav``);
+* ``labels="folder"`` (the default): the first folder level under the common root of the clip
+  names, so a folder or zip of class folders works whether or not it is wrapped in one top
+  folder. When no clip sits in a folder, the dataset is unlabelled.
+
+Clips a source cannot label are returned as :class:`~sndiag.dataset.Skipped` with the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import posixpath
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from sndiag.dataset import Skipped
+from sndiag.errors import DataError, ParameterError
+
+__all__ = ["Item", "Labelled", "Labels", "assign_labels", "clean_name"]
+
+Labels = Literal["folder", "none"]
+Source = str | bytes | Callable[[], bytes]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One candidate clip: its name (posix, relative) and where its bytes come from."""
+
+    name: str
+    source: Source
+
+
+@dataclass
+class Labelled:
+    """Items kept by a label source, their labels and groups, and what was skipped."""
+
+    items: list[Item]
+    y: list[str] | None
+    groups: list[str] | None
+    skipped: list[Skipped] = field(default_factory=list)
+    how: str = "none"
+
+
+def clean_name(name: str) -> str:
+    """A display name in posix form, without leading slashes or ``./``.
+
+    Examples
+    --------
+    >>> clean_name("/data/dog/./a.wav"), clean_name("")
+    ('data/dog/a.wav', 'unnamed')
+    """
+    name = name.replace("\\", "/")
+    name = posixpath.normpath(name) if name else name
+    return name.lstrip("/") if name not in ("", ".") else "unnamed"
+
+
+def _folder_labels(items: list[Item]) -> Labelled:
+    """Label = first folder under the names' common root; unlabelled when no clip is in one.
+
+    The common root is the longest folder prefix shared by every clip, so one wrapper folder
+    (``data/dog/a.wav``, ``data/cat/b.wav``) is looked through. When every clip sits directly in
+    that root, its last folder is the (single) label; when only some do, they are skipped.
+    """
+    dirs = [it.name.split("/")[:-1] for it in items]
+    common = 0
+    while all(len(d) > common for d in dirs) and len({d[common] for d in dirs}) == 1:
+        common += 1
+    if not any(len(d) > common for d in dirs):
+        if common == 0:
+            return Labelled(items, None, None, how="none (no class folders)")
+        common -= 1  # a single class folder (possibly wrapped): its name is the label
+    kept, y, skipped = [], [], []
+    for it, d in zip(items, dirs, strict=True):
+        if len(d) <= common:
+            skipped.append(Skipped(it.name, "not inside a class folder; move it into a folder "
+                                            "named after its label"))
+            continue
+        kept.append(it)
+        y.append(d[common])
+    return Labelled(kept, y, None, skipped, how="folder")
+
+
+def _regex_labels(items: list[Item], pattern: str) -> Labelled:
+    try:
+        rx = re.compile(pattern)
+    except re.error as exc:
+        raise ParameterError(f"label_regex={pattern!r} is not a valid regular expression ({exc})"
+                             ) from None
+    if "label" not in rx.groupindex:
+        raise ParameterError(
+            f"label_regex={pattern!r} has no named group 'label'; write e.g. "
+            r"'(?P<label>\d)_(?P<group>[a-z]+)_\d+\.wav'"
+        )
+    has_group = "group" in rx.groupindex
+    kept, y, groups, skipped = [], [], [], []
+    for it in items:
+        m = rx.search(posixpath.basename(it.name))
+        if m is None or not m.group("label"):
+            skipped.append(Skipped(it.name, f"file name does not match label_regex {pattern!r}"))
+            continue
+        kept.append(it)
+        y.append(m.group("label"))
+        groups.append((m.group("group") or "") if has_group else "")
+    return Labelled(kept, y, groups if has_group else None, skipped, how=f"regex {pattern}")
+
+
+_PATH_COLUMNS = ("path", "file", "filename")
+
+
+def _read_csv(labels_csv: str | os.PathLike[str] | bytes) -> tuple[list[dict[str, str]], str]:
+    if isinstance(labels_csv, bytes | bytearray):
+        raw, where = bytes(labels_csv), "labels CSV"
+    else:
+        where = Path(labels_csv).name
+        try:
+            raw = Path(labels_csv).read_bytes()
+        except OSError as exc:
+            raise ParameterError(f"labels_csv={os.fspath(labels_csv)!r} cannot be read "
+                                 f"({exc.strerror or exc}); check the path") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        columns = [c.strip().lower() for c in (reader.fieldnames or []) if c is not None]
+        path_col = next((c for c in _PATH_COLUMNS if c in columns), None)
+        if path_col is None or "label" not in columns:
+            raise ParameterError(
+                f"{where} has columns {columns}; it needs a header row 'path,label' "
+                "(optionally ',group'), then one row per file"
+            )
+        rows = []
+        for row in reader:
+            norm = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()
+                    if isinstance(v, str | type(None))}
+            rows.append({"path": norm.get(path_col, ""), "label": norm.get("label", ""),
+                         "group": norm.get("group", "")})
+    except csv.Error as exc:  # e.g. a field above csv.field_size_limit(), an unclosed quote
+        raise ParameterError(f"{where} is not a readable CSV ({exc}); it needs a header row "
+                             "'path,label' (optionally ',group'), then one row per file") from None
+    return rows, where
+
+
+def _csv_labels(items: list[Item], labels_csv: str | os.PathLike[str] | bytes) -> Labelled:
+    rows, where = _read_csv(labels_csv)
+    has_group = any(r["group"] for r in rows)
+    table: dict[str, tuple[str, str]] = {}
+    skipped: list[Skipped] = []
+    for r in rows:
+        if not r["path"]:
+            continue
+        key = clean_name(r["path"])
+        if not r["label"]:
+            skipped.append(Skipped(key, f"empty label in {where}"))
+            continue
+        entry = (r["label"], r["group"])
+        if key in table and table[key] != entry:
+            raise DataError(f"{where} lists {key!r} twice with different labels "
+                            f"({table[key][0]!r}, {entry[0]!r}); keep one row per file")
+        table[key] = entry
+    used: set[str] = set()
+    kept, y, groups = [], [], []
+    for it in items:
+        parts = it.name.split("/")
+        # The CSV path may be relative to the root, to a wrapper folder, or a bare file name.
+        key = next(("/".join(parts[k:]) for k in range(len(parts))
+                    if "/".join(parts[k:]) in table), None)
+        if key is None:
+            skipped.append(Skipped(it.name, f"not listed in {where}"))
+            continue
+        used.add(key)
+        kept.append(it)
+        y.append(table[key][0])
+        groups.append(table[key][1])
+    for key in table:
+        if key not in used:
+            skipped.append(Skipped(key, f"listed in {where} but no such audio file was found"))
+    return Labelled(kept, y, groups if has_group else None, skipped, how=f"csv {where}")
+
+
+def assign_labels(items: list[Item], *, labels: str, label_regex: str | None,
+                  labels_csv: str | os.PathLike[str] | bytes | None) -> Labelled:
+    """Label ``items`` from the one source given (see the module docstring).
+
+    Examples
+    --------
+    >>> items = [Item("dog/a.wav", b""), Item("cat/b.wav", b""), Item("c.wav", b"")]
+    >>> lab = assign_labels(items, labels="folder", label_regex=None, labels_csv=None)
+    >>> lab.y, [s.name for s in lab.skipped]
+    (['dog', 'cat'], ['c.wav'])
+    """
+    if labels not in ("folder", "none"):
+        raise ParameterError(f"labels={labels!r} must be 'folder' or 'none' (use label_regex or "
+                             "labels_csv for the other sources)")
+    if label_regex is not None and labels_csv is not None:
+        raise ParameterError("give label_regex or labels_csv, not both")
+    if labels_csv is not None:
+        return _csv_labels(items, labels_csv)
+    if label_regex is not None:
+        return _regex_labels(items, label_regex)
+    if labels == "folder":
+        return _folder_labels(items)
+    return Labelled(items, None, None, how="none")
