@@ -19,8 +19,13 @@ ss.setdefault("audio_sources", {})
 settings = cache.settings()
 limits = settings.limits
 
-if ds.is_synthetic:
-    st.info("**Synthetic demo.** You are looking at the built-in synthetic demo dataset "
+if ds.provenance.get("sample"):
+    st.info("**The FSDD sample.** You are looking at 300 real recordings shipped with sndiag: "
+            "spoken digits 0-9 (the labels) by 6 speakers (the groups), 8 kHz. Every page works "
+            "before you load your own data below. " + str(ds.provenance.get("attribution", "")),
+            icon=":material/record_voice_over:")
+elif ds.is_synthetic:
+    st.info("**Synthetic demo.** You are looking at a synthetic demo dataset "
             "(generated spectrograms, not recordings), so every page works before you upload "
             "anything. Load your own data below.", icon=":material/science:")
 
@@ -35,7 +40,8 @@ SOURCES = {
 if root is not None:
     SOURCES["server"] = "Folder on the server"
 
-with st.expander("Load data", expanded=ds.is_synthetic, icon=":material/upload:"):
+with st.expander("Load data", expanded=ds.is_synthetic or bool(ds.provenance.get("sample")),
+                 icon=":material/upload:"):
     src = state.widget(st.radio, "load_source", "Source", options=list(SOURCES),
                        format_func=SOURCES.get, horizontal=True, default="folder",
                        valid=lambda v: v if v in SOURCES else "folder")
@@ -178,6 +184,29 @@ if durations:
 else:
     c[4].metric("Clip duration", "n/a", help="Only known for audio extracted by sndiag.")
 st.caption(f"Content hash `{ds.content_hash}` — the id of this dataset in links and in the store.")
+
+with st.expander("Train / test split" + (f": {', '.join(f'{n} {k}' for k, n in s['split'].items())}"
+                                         if s.get("split") else ": none"),
+                 icon=":material/call_split:"):
+    if s.get("split"):
+        st.markdown("The Export page fits the mask and the scaler on the **train** part only, "
+                    "as your training script will; the experiment cross-validates every clip.")
+    else:
+        st.markdown("No split: the Export page fits on every clip. A `split` column in the "
+                    "labels CSV, or `train/` and `test/` folders, give one when loading.")
+        if ds.groups is not None and len(set(ds.groups.tolist())) >= 2:
+            held = state.widget(st.multiselect, "holdout_groups", "Hold out these groups as the "
+                                "test part", options=sorted(set(ds.groups.tolist())), default=[],
+                                valid=lambda v: [g for g in (v or []) if g in set(ds.groups)])
+            if st.button("Make the split", key="btn_split", disabled=not held,
+                         icon=":material/call_split:"):
+                with widgets.guard():
+                    new = uploads.holdout_split(ds, held)
+                    entry = cache.store().put(new)
+                    state.open_dataset(entry.dataset_id)
+                    state.notice(f"Split made: {', '.join(held)} held out as the test part.",
+                                 "success")
+                    st.rerun()
 
 left, right = st.columns([1, 2])
 with left:

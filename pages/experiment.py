@@ -1,4 +1,4 @@
-"""Experiment: does normalization help on this data? Cross-validated scalers vs the raw data."""
+"""Experiment: which compression, scaling and mask? A search on shared folds, and the answer."""
 
 from __future__ import annotations
 
@@ -20,15 +20,19 @@ from sndiag.ui import cache, router, state, widgets
 JOB = "exp_job"          # the running ExperimentJob of this session
 DONE = "exp_done"        # (ds_id, result dict, error) of the last run of this session
 CLASSIFIER_LABELS = {
-    "logreg": "Logistic regression (fast, one point per fold)",
+    "ridge": "Ridge, closed form (fast, always at its optimum)",
+    "logreg": "Logistic regression to convergence (slow on raw power)",
     "mlp": "MLP, 128 hidden units (per-epoch curves)",
-    "cnn": "Small CNN (PyTorch)",
+    "cnn": "Small CNN",
 }
+SEARCHES = {"full": f"The full search ({len(DEFAULT_SCALERS)} compressions x scalings)",
+            "chosen": "Pipelines I choose"}
 
 router.page_setup(
     "Experiment",
-    "Does normalization help on *this* data? The same classifier is cross-validated once per "
-    "scaler (x mask), on the same folds, and each scaler is compared with the raw data.")
+    "Which compression, scaling and mask should you use on *this* data? Every pipeline is "
+    "cross-validated with the same classifier on the same folds and compared with the raw data; "
+    "the best is recommended.")
 ds = cache.current_dataset()
 ds_id = ds.content_hash
 ss = st.session_state
@@ -40,64 +44,71 @@ if ds.y is None or len(ds.classes) < 2:
 
 
 # -- settings ---------------------------------------------------------------------------------
-def _scaler_options() -> list[str]:
-    names = list(cache.scaler_registry())
-    combos = [f"{a}+{b}" for a in ("db", "log1p") for b in ("standard", "band")
-              if a in names and b in names]
-    return list(dict.fromkeys([*DEFAULT_SCALERS, *names, *combos]))
-
-
 def _session_mask() -> str | None:
     """The Mask page's mask as text (SNR rule, rows by hand, auto-flagged rows), if any."""
     spec = widgets.resolved_mask(cache.pixel_stats(ds_id, ds))
     return None if spec.is_empty else spec.spec
 
 
-options = _scaler_options()
-mask_options = list(dict.fromkeys([m for m in (_session_mask(), "snr<0.5", "p10") if m]))
+options = list(dict.fromkeys([*DEFAULT_SCALERS, *cache.scaler_registry()]))
+mask_options = list(dict.fromkeys([m for m in (_session_mask(), "auto", "snr<0.5", "p10") if m]))
 usable = {k: v for k, v in available_classifiers().items() if v is None}
 running = isinstance(ss.get(JOB), ExperimentJob) and not ss[JOB].done
+n_groups = 0 if ds.groups is None else len(set(ds.groups.tolist()))
 
 with st.expander("Settings", expanded=not running, icon=":material/tune:"):
     left, right = st.columns(2)
     with left:
+        search = state.widget(st.radio, "exp_search", "Search", options=list(SEARCHES),
+                              format_func=SEARCHES.get, default="full", horizontal=True,
+                              valid=lambda v: v if v in SEARCHES else "full")
         scalers = state.widget(
-            st.multiselect, "exp_scalers", "Scalers ('none' = the raw data, always included)",
-            options=options, default=list(DEFAULT_SCALERS),
+            st.multiselect, "exp_scalers", "Pipelines ('none' = the raw data, always included; "
+            "'db+band' = decibels, then per-band standardization)", options=options,
+            default=["standard", "db+standard", "db+band"], disabled=search == "full",
             valid=lambda v: [s for s in (v or []) if s in options])
         masks = state.widget(
-            st.multiselect, "exp_masks", "Also run every scaler with these row masks "
-            "(fitted on training folds only)", options=mask_options,
-            default=[_session_mask()] if _session_mask() else [],
+            st.multiselect, "exp_masks", "Also run every pipeline with these masks (built on "
+            "training folds only)", options=mask_options,
+            default=[m for m in (_session_mask(), "auto") if m],
             valid=lambda v: [m for m in (v or []) if m in mask_options],
-            help="snr<X masks mel rows whose SNR (mean/std) is below X; pP the P% lowest-SNR "
-                 "rows; rows:… rows by hand; auto the empty bands. The mask set on the Mask "
-                 "page is offered first, whole.")
+            help="The mask of the Mask page is offered first, whole (SNR rule, rows by hand, "
+                 "auto-flagged rows); auto = the auto-flagged rows; snr<X = rows whose SNR "
+                 "(mean/std) is below X; pP = the P% lowest-SNR rows. A mask that masks nothing "
+                 "is left out.")
     with right:
         classifier = state.widget(st.radio, "exp_classifier", "Classifier", options=list(usable),
-                                  format_func=CLASSIFIER_LABELS.get, default="logreg",
-                                  valid=lambda v: v if v in usable else "logreg")
+                                  format_func=CLASSIFIER_LABELS.get, default="ridge",
+                                  valid=lambda v: v if v in usable else "ridge")
         if "cnn" not in usable:
-            st.caption("The CNN needs PyTorch (`pip install 'sndiag[torch]'`).")
-        folds = state.widget(st.slider, "exp_folds", "Folds", min_value=2, max_value=10,
-                             default=5)
+            st.caption(f"The CNN is not available here: {available_classifiers()['cnn']}")
+        fold_options = ["auto", *range(2, 11)]
+        folds = state.widget(st.selectbox, "exp_folds", "Folds", options=fold_options,
+                             default="auto", valid=lambda v: v if v in fold_options else "auto",
+                             format_func=lambda v: ("auto: one per group" if n_groups and
+                                                    n_groups <= 10 else "auto: 5") if v == "auto"
+                             else str(v))
         epochs = state.widget(st.slider, "exp_epochs", "Epochs (MLP / CNN)", min_value=1,
-                              max_value=100, default=20, disabled=classifier == "logreg")
-    n_groups = 0 if ds.groups is None else len(set(ds.groups.tolist()))
+                              max_value=100, default=20,
+                              disabled=classifier in ("ridge", "logreg"))
     if n_groups >= 2:
         st.caption(f"The clips have {n_groups} groups (e.g. speakers): folds are group-wise, so "
-                   "the estimate is group-independent.")
-    n_configs = (1 + len([s for s in scalers if s != "none"])) * (1 + len(masks))
-    st.caption(f"{n_configs} configurations x {folds} folds = {n_configs * folds} fits.")
+                   "the estimate is for groups the model has not seen"
+                   + (" (one fold per group)." if n_groups <= 10 and folds == "auto" else "."))
+    n_pipes = (len(DEFAULT_SCALERS) if search == "full"
+               else 1 + len([s for s in scalers if s != "none"])) * (1 + len(masks))
+    st.caption(f"{n_pipes} pipelines, each screened on a quarter of every training fold; the "
+               "best are finished on whole folds. The full search on 3000 clips takes about a "
+               "minute with ridge.")
     start = st.button("Run experiment", key="exp_run", type="primary", disabled=running,
                       icon=":material/play_arrow:")
 
 if start:
     try:
-        job = ExperimentJob(ds, scalers=["none", *scalers],
+        job = ExperimentJob(ds, scalers=None if search == "full" else ["none", *scalers],
                             masks=[MaskSpec(), *(MaskSpec.parse(m) for m in masks)],
-                            classifier=classifier, folds=int(folds), epochs=int(epochs),
-                            n_jobs=2, stats=cache.pixel_stats(ds_id, ds))
+                            classifier=classifier, folds=None if folds == "auto" else int(folds),
+                            epochs=int(epochs), n_jobs=2, stats=cache.pixel_stats(ds_id, ds))
         ss[JOB] = job.start()
         ss["exp_job_ds"] = ds_id
         ss.pop(DONE, None)
@@ -130,7 +141,7 @@ def progress_panel() -> None:
         st.rerun()
     done, total = job.progress()
     text = ("Cancelling after the fits in progress..." if job.cancelling
-            else f"{done} of {total or '?'} fold fits done")
+            else f"{done} of {total or '?'} fits done")
     st.progress(job.fraction(), text=text)
     if st.button("Cancel", key="exp_cancel", disabled=job.cancelling, icon=":material/stop:"):
         job.cancel()
@@ -160,22 +171,37 @@ def _result_for_view() -> tuple[ExperimentResult | None, str]:
     return None, ""
 
 
+def _use(rec: dict) -> None:
+    """Show the recommended pipeline on the Scalers and Export pages (and in the link)."""
+    name, spec = rec["scaler"], MaskSpec.parse(rec["mask"])
+    shown = [s for s in ss.get("scalers", []) if s != name]
+    state.set_value("scalers", [name, *[s for s in shown if s == "standard"]])
+    state.set_mask(spec)
+    state.set_value("apply_mask", not spec.is_empty)
+    state.set_value("export_scaler", name)
+    state.set_value("export_mask", not spec.is_empty)
+    state.notice(f"The Scalers and Export pages now show **{name}**"
+                 + ("" if spec.is_empty else f" with the mask {spec.describe()}")
+                 + ", and the link holds it.", "success")
+
+
 with widgets.guard():
     result, origin = _result_for_view()
     if result is None:
         if not isinstance(ss.get(JOB), ExperimentJob):
             st.info("No experiment on this dataset yet: choose settings and press **Run "
-                    "experiment**. With logistic regression the default grid takes about a "
-                    "minute on 3000 clips.", icon=":material/science:")
+                    "experiment**.", icon=":material/science:")
         st.stop()
 
-    best, none = result.best, result.get("none")
-    helps = False
-    if best is not None and none is not None and best is not none:
-        diff, p = result.compare(best, none)
-        helps = diff > 0 and p < 0.05  # a scaler beats the raw data beyond fold-to-fold noise
-    (st.success if helps else st.warning)(result.verdict, icon=":material/gavel:")
-    st.caption(f"Result {origin}: {result.classifier}, {result.splitter}, {result.seconds:.0f} s"
+    rec = result.recommended
+    (st.success if rec is not None else st.warning)(result.verdict, icon=":material/gavel:")
+    c1, c2 = st.columns([1, 3], vertical_alignment="center")
+    if rec is not None:
+        c1.button("Use this", key="exp_use", type="primary", icon=":material/check:",
+                  on_click=_use, args=(rec,),
+                  help="Set the Scalers and Export pages (and the link) to the recommended "
+                       "pipeline and mask.")
+    c2.caption(f"Result {origin}: {result.classifier}, {result.splitter}, {result.seconds:.0f} s"
                + (" — cancelled, partial" if result.cancelled else ""))
 
     st.plotly_chart(experiment_bars(result), key="exp_bars")
@@ -186,12 +212,15 @@ with widgets.guard():
         "configuration": c.label,
         "mean accuracy %": round(100 * c.mean, 1),
         "95% CI %": f"{100 * c.ci_low:.1f} – {100 * c.ci_high:.1f}",
-        "p vs none": None if c.p_vs_none is None else round(c.p_vs_none, 4),
-        "fit s": round(c.fit_seconds, 1),
+        "p vs raw": None if c.p_vs_none is None else round(c.p_vs_none, 4),
+        "stage": c.stage,
+        "converged": c.converged,
+        "above chance": not c.at_chance,
         "folds %": ", ".join(f"{100 * a:.0f}" for a in c.fold_accuracies),
         "notes": "; ".join(c.notes),
-    } for c in result.configurations]
-    st.dataframe(rows, key="exp_table", hide_index=True)
+    } for c in sorted(result.configurations, key=lambda c: (c.stage != "final", -c.mean))]
+    st.dataframe(rows, key="exp_table", hide_index=True,
+                 column_config={"notes": st.column_config.TextColumn(width="large")})
     if result.notes:
         with st.expander("Notes", icon=":material/info:"):
             for note in result.notes:

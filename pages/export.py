@@ -29,11 +29,12 @@ stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", ds.name).strip("_.")[:40] or "dataset"
 
 # -- scaler + mask --------------------------------------------------------------------------------
 st.subheader("Scaler parameters and mask")
-chosen = [n for n in ss.get("scalers", []) if n in registry]
-options = chosen + [n for n in registry if n not in chosen]
+chains = cache.scaler_chains()
+chosen = [n for n in ss.get("scalers", []) if n in registry or n in chains]
+options = list(dict.fromkeys([*chosen, *registry, *chains]))
 c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
 name = state.widget(c1.selectbox, "export_scaler", "Scaler", options=options,
-                    format_func=lambda n: f"{registry[n]['title']}  ·  {n}",
+                    format_func=lambda n: f"{cache.scaler_title(n)}  ·  {n}",
                     default=options[0] if options else None,
                     valid=lambda v: v if v in options else (options[0] if options else None))
 use_mask = state.widget(c2.checkbox, "export_mask",
@@ -54,6 +55,9 @@ with widgets.guard():
     c[1].download_button("Parameters + mask (JSON)", params_json(ex),
                          file_name="sndiag_params.json", mime="application/json",
                          key="dl_params_json", icon=":material/download:", on_click="ignore")
+    st.caption(f"Parameters fitted on {ex.fitted_on}."
+               + ("" if ds.split is not None else " Give the data a train/test split (Data "
+                  "page) to fit them on the training part only."))
     st.markdown("Apply it in your training script:")
     st.code(training_snippet(name=name, params_file="sndiag_params.npz"), language="python")
 

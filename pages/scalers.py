@@ -16,10 +16,13 @@ stats = cache.pixel_stats(ds.content_hash, ds)
 ss = st.session_state
 registry = cache.scaler_registry()
 
+chains = cache.scaler_chains()
+options = list(dict.fromkeys([*registry, *chains, *ss.get("scalers", [])]))
 c1, c2 = st.columns([3, 2])
 with c1:
-    names = state.widget(st.multiselect, "scalers", "Scalers to compare", options=list(registry),
-                         valid=lambda v: [n for n in v if n in registry],
+    names = state.widget(st.multiselect, "scalers", "Scalers to compare (chains such as db+band "
+                         "compress, then scale)", options=options,
+                         valid=lambda v: [n for n in v if n in options],
                          help="\n".join(f"- **{n}**: {r['title']}" for n, r in registry.items()))
 with c2:
     clip = state.widget(st.number_input, "clip", f"Example clip (0 … {ds.n_clips - 1})",

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from sndiag.figures import class_mean_heatmaps, row_profile, stat_heatmap, value_histogram
-from sndiag.masks import format_ranges
+from sndiag.masks import format_ranges, lowest_snr_rows
 from sndiag.ui import cache, router, state, widgets
 
 router.page_setup("Statistics", "Each pixel's mean and standard deviation over all clips, and "
@@ -22,12 +22,12 @@ log = state.widget(st.toggle, "stat_log", "Log colour scale (for heavy-tailed li
                    default=summary["scale_guess"] == "linear")
 
 row_snr = np.abs(np.asarray(stats.row_snr, dtype=float))
-order = np.argsort(row_snr, kind="stable")
-low = np.sort(order[: max(1, round(0.1 * stats.n_mels))])
+low = lowest_snr_rows(stats)
 text = (f"Mel-band SNR (mean / std of each band) runs from **{row_snr.min():.2g}** to "
-        f"**{row_snr.max():.2g}** (median {np.median(row_snr):.2g}); the lowest 10% are rows "
-        f"{format_ranges(low)}. {stats.n_zero_std} pixels have zero std (constant: 1/std is "
-        "undefined there).")
+        f"**{row_snr.max():.2g}** (median {np.median(row_snr):.2g}); the lowest-SNR rows are "
+        f"**{format_ranges(low)}** (≤ {row_snr[low].max():.2g}; the same rows the Scalers page "
+        f"and the experiment's verdict discuss). {stats.n_zero_std} pixels have zero std "
+        "(constant: 1/std is undefined there).")
 if summary["scale_guess"] == "db":
     text += (" The data looks like **decibels**: mean/std of dB values is measured from an "
              "arbitrary 0 dB reference, so read the SNR map with care.")

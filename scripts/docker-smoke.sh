@@ -511,7 +511,7 @@ def only_login_form(page):
     """A password field and nothing of the dashboard: no page title, data, figures, metrics."""
     expect(page.locator('input[type="password"]')).to_be_visible(timeout=SLOW)
     idle(page)
-    expect(page.get_by_text(re.compile(r"Synthetic demo|synthetic", re.I))).to_have_count(0)
+    expect(page.get_by_text(re.compile(r"FSDD sample", re.I))).to_have_count(0)
     for title in PAGES:
         expect(h1(page, title)).to_have_count(0)
     expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(0)
@@ -534,7 +534,7 @@ def main() -> None:
                 page.goto(f"{url}/", wait_until="domcontentloaded", timeout=SLOW)
                 expect(h1(page, "Data")).to_be_visible(timeout=SLOW)
                 idle(page)
-                expect(page.get_by_text(re.compile(r"Demo|synthetic")).first).to_be_visible()
+                expect(page.get_by_text(re.compile(r"FSDD sample")).first).to_be_visible()
                 expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible()
                 no_errors(page)
                 clips = page.locator('[data-testid="stMetric"]').filter(has_text="Clips")
@@ -607,7 +607,7 @@ def main() -> None:
                 page.get_by_role("button", name="Sign in").click()
                 expect(h1(page, "Data")).to_be_visible(timeout=SLOW)
                 idle(page)
-                expect(page.get_by_text(re.compile(r"Demo|synthetic")).first).to_be_visible()
+                expect(page.get_by_text(re.compile(r"FSDD sample")).first).to_be_visible()
                 print("the right password opens the dashboard")
                 shoot(page, shot.replace(".png", "-signed-in.png"))
             else:

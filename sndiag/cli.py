@@ -266,8 +266,11 @@ def stats(
     typer.echo(f"pixel mean {st.mean.min():.4g}..{st.mean.max():.4g}, "
                f"pixel std {st.std.min():.4g}..{st.std.max():.4g}, "
                f"zero-std pixels {int(st.zero_std.sum())}")
-    worst = np.argsort(row_snr)[:5]
-    typer.echo("lowest-SNR rows: " + ", ".join(f"{i} ({row_snr[i]:.2f})" for i in worst))
+    from sndiag.masks import format_ranges, lowest_snr_rows
+
+    low = lowest_snr_rows(row_snr)
+    typer.echo(f"lowest-SNR rows: {format_ranges(low)} (|SNR| <= {np.abs(row_snr[low]).max():.2g}; "
+               f"median row {np.median(np.abs(row_snr)):.2g})")
     if st.has_quantiles and not st.quantiles_exact:
         typer.echo(f"quantiles from a sample of {st.n_quantile_clips} of {st.n} clips "
                    "(--sample-size for more)")
@@ -335,38 +338,43 @@ def scale(
 def compare(
     input: Annotated[Path, typer.Argument(help="Labelled dataset .npz/.npy.")],
     scalers: Annotated[str | None, typer.Option(
-        help="Comma-separated scaler names (default: none,standard,std_floor,band,global,"
-             "robust,minmax,db,log1p); 'none' is always added as the baseline.")] = None,
+        help="Comma-separated scalers and chains, e.g. 'none,standard,db+band' (default: the "
+             "full search, compression {none,db,log1p,pcen} x scaling {none,standard,std_floor,"
+             "band,global,robust,median,minmax}); 'none' is always added as the baseline.")] = None,
     mask: Annotated[list[str] | None, typer.Option(
         "--mask", help="Also run every scaler with this mask (repeatable): snr<X or pP, "
-                       "rows:0-4,17, auto, joined by '+', e.g. 'p10+rows:43-59'.")] = None,
+                       "rows:0-4,17, auto, joined by '+', e.g. 'p10+rows:43-59'. Default: auto "
+                       "(the auto-flagged rows; left out when it flags none).")] = None,
     mask_snr: Annotated[float | None, typer.Option(
         help="Also run every scaler with rows of SNR below this masked.")] = None,
     mask_percentile: Annotated[float | None, typer.Option(
         help="Also run every scaler with the lowest P% SNR rows masked.")] = None,
-    folds: Annotated[int, typer.Option(help="Cross-validation folds (group-wise with groups).")] = 5,
-    classifier: Annotated[str, typer.Option(help="logreg (fast) or mlp (per-epoch curves).")]
-        = "logreg",
+    folds: Annotated[int | None, typer.Option(
+        help="Outer folds (default: one per group with up to 10 groups, else 5).")] = None,
+    classifier: Annotated[str, typer.Option(
+        help="ridge (closed form, default), logreg (to convergence; slow on raw power) or mlp "
+             "(per-epoch curves).")] = "ridge",
     epochs: Annotated[int, typer.Option(help="MLP training epochs.")] = 20,
     ignore_groups: Annotated[bool, typer.Option(
-        help="Ignore clip groups (e.g. speakers): folds are then NOT group-independent.")] = False,
-    jobs: Annotated[int, typer.Option(help="Parallel fold fits (processes).")] = 2,
+        "--ignore-groups", help="Ignore clip groups (e.g. speakers): folds are then NOT "
+                                "group-independent.")] = False,
+    jobs: Annotated[int, typer.Option(help="Parallel fits (processes).")] = 2,
     seed: Annotated[int, typer.Option(help="Random seed of splits and classifiers.")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")]
         = None,
 ) -> None:
-    """Does normalization help? Cross-validate each scaler (x mask) against the raw data."""
-    from sndiag.experiment import DEFAULT_SCALERS, format_table, run_experiment
+    """Which compression, scaling and mask? Search them against the raw data, and recommend one."""
+    from sndiag.experiment import DEFAULT_MASKS, format_table, run_experiment
     from sndiag.masks import MaskSpec
 
-    masks = [MaskSpec(), *(MaskSpec.parse(m) for m in mask or [])]
+    masks = [MaskSpec.parse(m) for m in (mask if mask is not None else DEFAULT_MASKS)]
     if mask_snr is not None:
         masks.append(MaskSpec(mode="abs", threshold=mask_snr))
     if mask_percentile is not None:
         masks.append(MaskSpec(mode="pct", percentile=mask_percentile))
-    names = DEFAULT_SCALERS if scalers is None else [s for s in scalers.split(",") if s.strip()]
+    names = None if scalers is None else [s for s in scalers.split(",") if s.strip()]
     ds = _load(input, _settings())
-    bar, update = _progress("fitting folds")
+    bar, update = _progress("fitting")
     with bar:
         result = run_experiment(ds, scalers=names, masks=masks,
                                 classifier=classifier,  # type: ignore[arg-type]
@@ -383,9 +391,16 @@ def compare(
         typer.echo(f"note: {note}")
     for c in result.configurations:
         for note in c.notes:
-            typer.echo(f"note: {c.label}: {note}")
+            if c.stage == "final" and not note.startswith(("the same model as", "not above")):
+                typer.echo(f"note: {c.label}: {note}")
     typer.echo("")
     typer.echo(result.verdict)
+    rec = result.recommended
+    if rec is not None:
+        typer.echo("")
+        mask_opt = "" if rec["mask"] == "none" else f" --mask '{rec['mask']}'"
+        typer.echo(f"export it: sndiag scale {input} --scaler {rec['scaler']}{mask_opt} "
+                   "-o params.npz")
     if json_out is not None:
         typer.echo(f"wrote {json_out}")
 

@@ -20,7 +20,7 @@ from sndiag.config import SpectrogramConfig
 from sndiag.errors import DataError, ParameterError, ShapeError
 from sndiag.images import check_images
 
-__all__ = ["Dataset", "Skipped"]
+__all__ = ["Dataset", "Skipped", "hash_labels"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,17 @@ def _escape(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
+def hash_labels(h: Any, *, y: np.ndarray | None, groups: np.ndarray | None,
+                names: np.ndarray | None, split: np.ndarray | None) -> None:
+    """Feed the label arrays into ``h`` (a hashlib object) as :attr:`Dataset.content_hash` does,
+    after the shape and the float32 images; a writer that streams the images uses it too."""
+    for part in (y, groups, names):
+        h.update(b"\x00" if part is None else "\x1f".join(map(_escape, part.tolist())).encode())
+        h.update(b"\x1e")
+    if split is not None:  # datasets without a split keep their earlier hashes
+        h.update(b"split\x1e" + "\x1f".join(map(_escape, split.tolist())).encode())
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """Spectrogram images with their labels, groups, names and provenance.
@@ -87,6 +98,10 @@ class Dataset:
         JSON-ready description of where the data came from and every extraction parameter.
     skipped : tuple of Skipped
         Clips that could not be used, with the reason.
+    split : np.ndarray [shape=(n_clips,)] or None
+        Which part each clip belongs to (``"train"``, ``"test"``, ...), when the data came with
+        a split (a ``split`` column of the labels CSV, ``train/`` and ``test/`` folders):
+        scalers are exported fitted on the training part only.
 
     Attributes
     ----------
@@ -109,6 +124,7 @@ class Dataset:
     names: np.ndarray | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
     skipped: tuple[Skipped, ...] = ()
+    split: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         X = check_images(self.X, where="X").X
@@ -118,6 +134,7 @@ class Dataset:
         object.__setattr__(self, "groups", _as_str_array(self.groups, n, "groups"))
         names = self.names if self.names is not None else [f"clip{i:04d}" for i in range(n)]
         object.__setattr__(self, "names", _as_str_array(names, n, "names"))
+        object.__setattr__(self, "split", _as_str_array(self.split, n, "split"))
         object.__setattr__(self, "provenance", json.loads(json.dumps(dict(self.provenance))))
         object.__setattr__(self, "skipped", tuple(self.skipped))
 
@@ -150,9 +167,7 @@ class Dataset:
             h = hashlib.sha256()
             h.update(repr(self.X.shape).encode())
             h.update(self.X.tobytes())
-            for part in (self.y, self.groups, self.names):
-                h.update(b"\x00" if part is None else "\x1f".join(map(_escape, part.tolist())).encode())
-                h.update(b"\x1e")
+            hash_labels(h, y=self.y, groups=self.groups, names=self.names, split=self.split)
             cached = h.hexdigest()
             object.__setattr__(self, "_hash", cached)
         return cached
@@ -213,7 +228,15 @@ class Dataset:
             seconds = np.asarray(durations["seconds"])[idx].tolist()
             provenance["durations"] = {**durations, "seconds": seconds}
         return Dataset(self.X[idx], y=pick(self.y), groups=pick(self.groups), names=pick(self.names),
-                       provenance=provenance)
+                       provenance=provenance, split=pick(self.split))
+
+    @property
+    def train_index(self) -> np.ndarray:
+        """Clips of the training part: where ``split`` is ``"train"`` (every clip without a
+        split, or when no clip is marked ``"train"``)."""
+        if self.split is None or not np.any(self.split == "train"):
+            return np.arange(self.n_clips)
+        return np.flatnonzero(self.split == "train")
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary: size, shape, classes, groups, value range, scale guess."""
@@ -230,6 +253,9 @@ class Dataset:
             "scale_guess": guess_scale(X),
             "synthetic": self.is_synthetic,
             "n_skipped": len(self.skipped),
+            "split": None if self.split is None else {
+                str(k): int(v) for k, v in zip(*np.unique(self.split, return_counts=True),
+                                               strict=True)},
         }
 
 def guess_scale(X: np.ndarray) -> str:

@@ -25,18 +25,12 @@ import numpy as np
 
 from sndiag.config import SpectrogramConfig
 from sndiag.errors import DataError, ParameterError, ShapeError
-from sndiag.masks import Mask, format_ranges
-from sndiag.scalers import affine_maps, make_scaler
+from sndiag.masks import Mask, format_ranges, lowest_snr_rows
+from sndiag.scalers import affine_maps, compresses, make_scaler, with_mask
 from sndiag.stats import Moments, PixelStats, compute_stats, sample_positions, subsample_values
 
 __all__ = ["ScalerEffect", "compare_effects", "describe_effect", "evaluate_scaler", "format_gain"]
 
-#: Share of rows called "low-SNR" when no threshold is given.
-LOW_SNR_SHARE = 0.10
-#: Rows whose SNR is within this factor of the lowest 10% count as low-SNR too.
-LOW_SNR_TIES = 1.25
-#: A step by more than this factor in the sorted row SNRs separates low-SNR rows from the rest.
-LOW_SNR_JUMP = 1.5
 #: Gain ratio (low-SNR rows / high-SNR rows) beyond which a reading says "amplified"/"damped".
 RATIO_NOTABLE = 1.5
 #: Number of rows listed in :attr:`ScalerEffect.worst_rows`.
@@ -165,23 +159,6 @@ def _as_row_flags(masked_rows: Any, n: int) -> np.ndarray:
     return flags
 
 
-def _lowest_rows(order: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """The low-SNR rows among ``order`` (rows sorted by ascending |SNR| ``v``).
-
-    Start from the lowest 10%; cut them at the last jump (next SNR more than 1.5x the previous)
-    so a handful of near-silent rows is not padded with ordinary ones; then add the rows whose
-    SNR is within 25% of the highest kept, unless that would take more than half of the rows.
-    """
-    m = v.size
-    k = max(1, math.ceil(LOW_SNR_SHARE * m))
-    jumps = [i for i in range(k - 1) if v[i + 1] > LOW_SNR_JUMP * v[i]]
-    k = jumps[-1] + 1 if jumps else k
-    n_ties = int(np.searchsorted(v, v[k - 1] * LOW_SNR_TIES, side="right"))
-    if k <= n_ties <= m // 2:
-        k = n_ties
-    return np.sort(order[:k])
-
-
 def describe_effect(
     gain: np.ndarray,
     row_snr: np.ndarray,
@@ -194,10 +171,8 @@ def describe_effect(
     """One plain-language line on what a gain map does to the low-SNR rows.
 
     Low-SNR rows are the unmasked rows with ``|row_snr| < snr_threshold`` or, when
-    ``snr_threshold`` is None, the lowest 10% of unmasked rows by ``|row_snr|``, cut at a jump
-    (an SNR more than 1.5 times the previous one) and extended to every row whose ``|row_snr|`` is
-    within 25% of theirs (so a block of rows with the same SNR, like the near-silent top bands,
-    is neither split at random nor padded with ordinary rows). High-SNR rows are the other
+    ``snr_threshold`` is None, :func:`sndiag.masks.lowest_snr_rows` of the unmasked rows (the
+    definition every page and the verdict share). High-SNR rows are the other
     unmasked rows in the upper half by ``|row_snr|``. Gains are medians over the pixels of each
     group. The line says whether the scaler leaves the data unchanged, scales every pixel
     alike, or gives the low-SNR rows more (noise amplified) or less (damped) gain than the
@@ -292,7 +267,6 @@ but 1 pixel (row 5) gets gain above x7,500, up to x1e6'
                 "relative noise levels are unchanged")
 
     s = snr[active]
-    order = active[np.argsort(s, kind="stable")]
     if snr_threshold is not None:
         low = np.sort(active[s < snr_threshold])
         label = f"SNR < {snr_threshold:.2g}"
@@ -301,7 +275,7 @@ but 1 pixel (row 5) gets gain above x7,500, up to x1e6'
             return (prefix + f"no row has SNR < {snr_threshold:.2g}; median gain per row ranges "
                     f"x{format_gain(float(np.nanmin(rg)))} to x{format_gain(float(np.nanmax(rg)))}")
     else:
-        low = _lowest_rows(order, snr[order])
+        low = lowest_snr_rows(snr, among=active)
         label = f"lowest SNR, <= {float(snr[low].max()):.2g}"
     rest = np.setdiff1d(active, low)
     high = rest[snr[rest] >= np.median(snr[active])] if rest.size else rest
@@ -563,7 +537,8 @@ def evaluate_scaler(
     example_index : int
         The clip shown before/after.
     mask : Mask, optional
-        Applied with ``mode="zero"`` before fitting, as in the experiment pipeline.
+        Its pixels are set to 0 after any compression and before the fitted scaling, as in
+        the experiment and the export.
     rng_seed : int
         Seed of the histogram subsamples.
     config : SpectrogramConfig, optional
@@ -608,10 +583,14 @@ def evaluate_scaler(
     if mask is not None:
         if not isinstance(mask, Mask):
             raise ParameterError(f"mask is a {type(mask).__name__}; give a sndiag.masks.Mask")
-        X_fit = mask.apply(X, mode="zero")
         masked_rows = np.array(mask.rows, dtype=bool)
     params = dict(params or {})
     scaler = make_scaler(name, config=config, **params)
+    if mask is not None:    # masked pixels: 0 after any compression, before the fitted scaling
+        if compresses(scaler):
+            scaler = with_mask(scaler, mask.combined)
+        else:
+            X_fit = mask.apply(X, mode="zero")
     example = int(example_index) % n
     with np.errstate(all="ignore"):
         scaler.fit(X_fit)

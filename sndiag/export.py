@@ -14,8 +14,8 @@ Layout of the ``.npz`` (JSON has the same keys, arrays as nested lists)::
     params        JSON of the scaler's parameters
     compress      JSON list of [name, params] stateless steps applied first (may be empty)
     offset, scale float32 (n_mels, n_frames) affine part (identity when absent)
-    mask_rows     bool (n_mels,)            rows zeroed before scaling
-    mask_pixels   bool (n_mels, n_frames)   pixels zeroed before scaling
+    mask_rows     bool (n_mels,)            rows zeroed after compression, before scaling
+    mask_pixels   bool (n_mels, n_frames)   pixels zeroed after compression, before scaling
     mask          the MaskSpec text the mask was built from ("none" when empty)
     fitted_on     which clips the parameters were fitted on, in words
     state/<key>   the scaler's fitted state (scaler_params), to rebuild the estimator
@@ -85,13 +85,13 @@ class ExportedScaler:
         return tuple(self.offset.shape)  # type: ignore[return-value]
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """Apply mask (zero), stateless compression, then ``(x - offset) / scale``."""
+        """Apply the stateless compression, the mask (zero), then ``(x - offset) / scale``."""
         X = np.asarray(X, dtype=np.float32)
         if X.shape[1:] != self.shape:
             raise DataError(f"X has images of shape {X.shape[1:]}, the export expects {self.shape}")
-        X = np.where(self.mask_rows[:, None] | self.mask_pixels, 0.0, X).astype(np.float32)
         for step, params in self.compress:
             X = _stateless(step, params).transform(X)
+        X = np.where(self.mask_rows[:, None] | self.mask_pixels, 0.0, X).astype(np.float32)
         return ((X - self.offset) / self.scale).astype(np.float32)
 
     def scaler(self) -> Any:
@@ -215,7 +215,9 @@ def fit_export(ds: Dataset, *, scaler: str, params: Mapping[str, Any] | None = N
     Parameters
     ----------
     ds : Dataset
-        The training clips: everything the parameters are fitted on.
+        The clips. When it has a split (``Dataset.split``), the mask and the scaler are fitted on
+        its training part only, as a training script would fit them; otherwise on every clip
+        (and :attr:`ExportedScaler.fitted_on` says so).
     scaler : str
         A scaler name or composition (``"db+band"``).
     params : Mapping, optional
@@ -230,22 +232,30 @@ def fit_export(ds: Dataset, *, scaler: str, params: Mapping[str, Any] | None = N
     >>> X = np.random.default_rng(0).gamma(2.0, 1.0, size=(20, 4, 5))
     >>> ex = fit_export(Dataset(X), scaler="band", mask="rows:0")
     >>> ex.mask, ex.mask_rows.tolist(), ex.fitted_on
-    ('rows:0', [True, False, False, False], 'all 20 clips')
+    ('rows:0', [True, False, False, False], 'all 20 clips (the data has no train/test split)')
     """
-    from sndiag.scalers import make_scaler
+    from sndiag.scalers import make_scaler, with_mask, without_mask
     from sndiag.stats import compute_stats
 
     spec = MaskSpec.parse(mask) if mask is not None else MaskSpec()
+    train = ds.train_index
+    whole = train.size == ds.n_clips
+    X = ds.X if whole else ds.X[train]
     built = None
     if not spec.is_empty:
-        stats = stats if stats is not None else compute_stats(ds.X, quantiles="none")
-        built = spec.resolved(stats).build(stats)
+        if stats is None or not whole:  # the given statistics describe every clip
+            stats = compute_stats(X, quantiles="none")
         spec = spec.resolved(stats)
-    X = ds.X if built is None else built.apply(ds.X, mode="zero")
+        built = spec.build(stats)
     p = dict(params or {})
-    fitted = make_scaler(scaler, config=ds.config, **p).fit(X)
+    est = make_scaler(scaler, config=ds.config, **p)
+    if built is not None:   # masked pixels: 0 after the compression, before the fitted scaling
+        est = with_mask(est, built.combined)
+    fitted = without_mask(est.fit(X))
+    fitted_on = (f"all {ds.n_clips} clips (the data has no train/test split)" if whole
+                 else f"the {train.size} training clips of {ds.n_clips} (split 'train')")
     return export_params(fitted, name=scaler, params=p, shape=ds.shape, mask=built,
-                         mask_spec=spec, fitted_on=f"all {ds.n_clips} clips")
+                         mask_spec=spec, fitted_on=fitted_on)
 
 
 def params_npz_bytes(exported: ExportedScaler) -> bytes:
@@ -309,7 +319,21 @@ def load_params(source: str | os.PathLike[str] | bytes) -> ExportedScaler:
 def training_snippet(*, name: str, params_file: str = "sndiag_params.npz") -> str:
     """Python code that applies an export in a training script (numpy only when possible)."""
     head, _ = _split_name(name)
-    lines = [
+    tail = ["", "# Fit on the training set only; apply the same to validation and test:",
+            "# X_train, X_val = scale(X_train), scale(X_val)"]
+    if head:
+        steps = ", ".join(head)
+        return "\n".join([
+            "from sndiag.export import load_params",
+            "",
+            f"params = load_params({params_file!r})  # written by sndiag ({name})",
+            "",
+            "def scale(X):",
+            '    """X: (n_clips, n_mels, n_frames) spectrograms, as used for fitting."""',
+            f"    # masked pixels set to 0, then {steps}, then (X - offset) / scale",
+            "    return params.transform(X)",
+            *tail]) + "\n"
+    return "\n".join([
         "import numpy as np",
         "",
         f"p = np.load({params_file!r})  # written by sndiag ({name})",
@@ -318,15 +342,8 @@ def training_snippet(*, name: str, params_file: str = "sndiag_params.npz") -> st
         "def scale(X):",
         '    """X: (n_clips, n_mels, n_frames) spectrograms, as used for fitting."""',
         "    X = np.where(keep, X, 0.0).astype(np.float32)",
-    ]
-    if head:
-        lines = ["from sndiag.export import load_params  # stateless steps: " + ", ".join(head),
-                 *lines[:-1], "    return load_params(" + repr(params_file) + ").transform(X)"]
-        return "\n".join(lines) + "\n"
-    lines.append("    return (X - p['offset']) / p['scale']")
-    lines += ["", "# Fit on the training set only; apply the same to validation and test:",
-              "# X_train, X_val = scale(X_train), scale(X_val)"]
-    return "\n".join(lines) + "\n"
+        "    return (X - p['offset']) / p['scale']",
+        *tail]) + "\n"
 
 
 def fit_and_export(ds: Dataset, *, scaler: str, scaler_params: dict[str, Any] | None = None,

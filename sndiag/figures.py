@@ -834,9 +834,9 @@ def _experiment(result: ExperimentResult | Mapping[str, Any]) -> ExperimentResul
 
 
 def _config_color(c: ConfigResult, best: ConfigResult | None) -> str:
-    if c.scaler == "none":
+    if c.scaler == "none" and c.mask == "none":
         return NONE_COLOR
-    if c.scaler == "standard":
+    if c.scaler == "standard" and c.mask == "none":
         return LOW_COLOR
     return BEST_COLOR if c is best else BAR_COLOR
 
@@ -844,10 +844,12 @@ def _config_color(c: ConfigResult, best: ConfigResult | None) -> str:
 def experiment_bars(result: ExperimentResult | Mapping[str, Any]) -> go.Figure:
     """Mean held-out accuracy per configuration, with 95% CI error bars and the fold accuracies.
 
-    Grey is the unscaled baseline ``none`` (with a dotted reference line at its mean), red the
-    question's per-pixel ``standard``, green the best configuration, blue the others. The
-    intervals are :func:`sndiag.experiment.corrected_ci`; whether two configurations differ is
-    the paired test in the hover text (p vs none), not whether their bars overlap.
+    Grey is the raw data ``none`` (with a dotted reference line at its mean), red the
+    question's per-pixel ``standard``, green the recommended configuration, blue the others;
+    configurations finished on whole folds come first (best first), then the ones only screened
+    (faded: trained on a quarter of each fold). The intervals are
+    :func:`sndiag.experiment.corrected_ci`; whether two configurations differ is the paired test
+    in the hover text (p vs raw), not whether their bars overlap.
 
     Parameters
     ----------
@@ -869,20 +871,24 @@ def experiment_bars(result: ExperimentResult | Mapping[str, Any]) -> go.Figure:
     """
     res = _experiment(result)
     best = res.best
-    configs = res.configurations
+    configs = sorted(res.configurations, key=lambda c: (c.stage != "final", -c.mean))
     labels = [_text(c.label) for c in configs]
     plus = [100 * (c.ci_high - c.mean) if np.isfinite(c.ci_high) else 0.0 for c in configs]
     minus = [100 * (c.mean - c.ci_low) if np.isfinite(c.ci_low) else 0.0 for c in configs]
     hover = [
         f"{_text(c.label)}<br>mean {100 * c.mean:.1f}% (95% CI {100 * c.ci_low:.1f}-"
         f"{100 * c.ci_high:.1f}%)<br>"
-        + ("the baseline" if c.p_vs_none is None else f"p vs none = {c.p_vs_none:.3f}")
+        + ("the raw data" if c.p_vs_none is None else f"p vs raw = {c.p_vs_none:.3f}")
         + f"<br>fit {c.fit_seconds:.1f} s over {len(c.fold_accuracies)} folds"
+        + ("<br>screened only (a quarter of each training fold)" if c.stage == "screening" else "")
+        + ("<br>not converged" if not c.converged else "")
+        + ("<br>not above chance" if c.at_chance else "")
         for c in configs
     ]
     fig = go.Figure()
     fig.add_bar(x=labels, y=[100 * c.mean for c in configs],
                 marker_color=[_config_color(c, best) for c in configs],
+                marker_opacity=[1.0 if c.stage == "final" else 0.4 for c in configs],
                 error_y={"type": "data", "array": plus, "arrayminus": minus, "visible": True,
                          "color": "#222"},
                 hovertext=hover, hoverinfo="text", name="mean (95% CI)")
@@ -893,11 +899,16 @@ def experiment_bars(result: ExperimentResult | Mapping[str, Any]) -> go.Figure:
     none = res.get("none")
     if none is not None:
         fig.add_hline(y=100 * none.mean, line_dash="dot", line_color=NONE_COLOR,
-                      annotation_text="original data (none)", annotation_position="top left")
+                      annotation_text="raw data", annotation_position="right",
+                      annotation_font={"color": NONE_COLOR})
+    if res.chance > 0:
+        fig.add_hline(y=100 * res.chance, line_dash="dash", line_color="#bbb",
+                      annotation_text="chance", annotation_position="right",
+                      annotation_font={"color": "#999"})
     kind = "group-independent" if res.grouped else "stratified"
     _style(fig, title=f"Held-out accuracy, {res.folds} {kind} folds ({res.classifier}): mean, "
                       "95% CI and folds", height=EXPERIMENT_HEIGHT)
-    fig.update_layout(showlegend=False)
+    fig.update_layout(showlegend=False, margin={"r": 70})
     fig.update_yaxes(title_text="accuracy (%)", range=[0, 100])
     fig.update_xaxes(title_text="configuration")
     return fig

@@ -45,6 +45,7 @@ __all__ = [
     "SNRMask",
     "auto_flags",
     "format_ranges",
+    "lowest_snr_rows",
     "manual_mask",
     "mask_summary",
     "parse_rows",
@@ -651,6 +652,59 @@ def mask_summary(mask: Mask, stats: PixelStats) -> dict[str, Any]:
         "fisher_removed": fisher_removed,
         "reasons": [r.to_dict() for r in mask.reasons],
     }
+
+
+#: Share of rows called "low-SNR" before cutting at a jump (see :func:`lowest_snr_rows`).
+LOW_SNR_SHARE = 0.10
+#: Rows whose |SNR| is within this factor of the highest kept low-SNR row join them.
+LOW_SNR_TIES = 1.25
+#: A step by more than this factor in the sorted row SNRs separates low-SNR rows from the rest.
+LOW_SNR_JUMP = 1.5
+
+
+def lowest_snr_rows(row_snr: Any, *, among: Iterable[int] | None = None) -> np.ndarray:
+    """The low-SNR mel rows: the one definition every page, the CLI and the verdict use.
+
+    Start from the 10% of rows (``among``, default all) with the lowest ``|row SNR|``; cut them at
+    the last jump (the next SNR more than 1.5 times the previous) so a handful of near-silent rows
+    is not padded with ordinary ones; then add every row whose SNR is within 25% of the highest
+    kept, unless that would take more than half of the rows (a block of rows with the same SNR,
+    like the empty top bands of 8 kHz audio, is neither split at random nor padded).
+
+    Parameters
+    ----------
+    row_snr : array-like [shape=(n_mels,)] or PixelStats
+        Row SNR (``PixelStats.row_snr``), or the statistics themselves.
+    among : iterable of int, optional
+        The candidate rows (e.g. those not masked).
+
+    Returns
+    -------
+    np.ndarray of int, sorted
+
+    Examples
+    --------
+    >>> lowest_snr_rows(np.r_[[0.008] * 17, np.linspace(0.5, 2.0, 43)]).tolist() == list(range(17))
+    True
+    >>> lowest_snr_rows(np.array([0.1, 2.0, 0.12, 3.0, 2.5, 2.2, 1.9, 2.1, 2.4, 2.6])).tolist()
+    [0, 2]
+    """
+    snr = getattr(row_snr, "row_snr", row_snr)
+    v_all = np.abs(np.asarray(snr, dtype=np.float64).ravel())
+    idx = np.arange(v_all.size) if among is None else np.asarray(sorted(set(among)), dtype=int)
+    idx = idx[np.isfinite(v_all[idx])]
+    if idx.size == 0:
+        return idx
+    order = idx[np.argsort(v_all[idx], kind="stable")]
+    v = v_all[order]
+    m = v.size
+    k = max(1, math.ceil(LOW_SNR_SHARE * m))
+    jumps = [i for i in range(k - 1) if v[i + 1] > LOW_SNR_JUMP * v[i]]
+    k = jumps[-1] + 1 if jumps else k
+    n_ties = int(np.searchsorted(v, v[k - 1] * LOW_SNR_TIES, side="right"))
+    if k <= n_ties <= m // 2:
+        k = n_ties
+    return np.sort(order[:k])
 
 
 # -- the mask as a user chooses it ------------------------------------------------------------

@@ -16,7 +16,8 @@ from sndiag.cli import app, main
 from sndiag.dataset import Dataset
 
 CONFIG_KEYS = {"scaler", "mask", "classifier", "fold_accuracies", "mean", "ci_low", "ci_high",
-               "p_vs_none", "fit_seconds", "epochs", "notes", "cpu_seconds"}
+               "p_vs_none", "fit_seconds", "epochs", "notes", "cpu_seconds", "converged",
+               "at_chance", "stage", "n_train", "n_test", "screening", "alphas", "same_as"}
 
 
 @pytest.fixture
@@ -31,21 +32,26 @@ def tiny_npz(tmp_path: Path) -> Path:
 def test_compare_prints_table_and_writes_json(tiny_npz: Path, tmp_path: Path) -> None:
     out = tmp_path / "res.json"
     r = CliRunner().invoke(app, ["compare", str(tiny_npz), "--scalers", "none,standard,band",
-                                 "--mask-snr", "0.5", "--folds", "3", "--jobs", "1",
+                                 "--mask", "rows:0", "--folds", "3", "--jobs", "1",
                                  "--json", str(out)])
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
     assert lines[0].startswith("tiny: 36 clips, StratifiedGroupKFold")
     assert lines[1].split()[:3] == ["configuration", "mean", "acc"]
-    assert any(line.startswith("band | mask snr<0.5") for line in lines)
-    assert "Best of 6 configurations" in r.output
+    assert any(line.startswith("band | mask rows:0") for line in lines)
     d = json.loads(out.read_text())
-    assert d["classifier"] == "logreg" and d["folds"] == 3 and d["dataset"]["name"] == "tiny"
+    assert d["classifier"] == "ridge" and d["folds"] == 3 and d["dataset"]["name"] == "tiny"
     assert {"dataset", "classifier", "folds", "splitter", "configurations", "best", "verdict",
-            "notes"} <= set(d)
+            "notes", "recommended"} <= set(d)
+    rec = d["recommended"]
+    assert r.output.count("Use ") >= 1 and d["verdict"].startswith("Use ")
+    assert {"scaler", "mask", "mean", "ci_low", "ci_high"} <= set(rec)
+    assert f"export it: sndiag scale {tiny_npz} --scaler {rec['scaler']}" in r.output
+    for c in d["configurations"]:
+        assert isinstance(c["converged"], bool) and isinstance(c["at_chance"], bool)
     assert [(c["scaler"], c["mask"]) for c in d["configurations"]] == [
         ("none", "none"), ("standard", "none"), ("band", "none"),
-        ("none", "snr<0.5"), ("standard", "snr<0.5"), ("band", "snr<0.5")]
+        ("none", "rows:0"), ("standard", "rows:0"), ("band", "rows:0")]
     for c in d["configurations"]:
         assert set(c) == CONFIG_KEYS and c["epochs"] is None
 

@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from sndiag.effects import ScalerEffect, compare_effects, describe_effect, evaluate_scaler, format_gain
 from sndiag.errors import ParameterError, ShapeError
 from sndiag.masks import manual_mask
-from sndiag.scalers import SCALERS
+from sndiag.scalers import SCALERS, compresses
 from sndiag.stats import compute_stats
 
 SNR = np.array([0.1, 0.2, 2.0, 3.0, 2.5, 2.2, 1.9, 2.1, 2.4, 2.6])
@@ -234,7 +234,8 @@ def test_readings_on_demo_data():
     ds = demo.make_demo()
     st = compute_stats(ds.X, ds.y, quantiles="none")
     std = evaluate_scaler("standard", ds.X, stats=st)
-    assert "amplified" in std.reading
+    # the demo's band-limited clips leave rows 43-59 with leakage only: 1/std is enormous there
+    assert "(rows 43-59) get gain above" in std.reading
     assert "unchanged" in evaluate_scaler("none", ds.X, stats=st).reading
 
 
@@ -296,13 +297,21 @@ def test_evaluate_scaler_gain_of_a_stateless_scaler_matches_gain_map(small):
 
 # -- the fast paths measure what a full transform measures ----------------------------------
 def _reference(name, X, mask=None, example=3, seed=0):
-    """The effect measured the plain way: one transform of all the (masked) data."""
+    """The effect measured the plain way: compress all the data, zero the masked pixels, fit
+    the scaling on that and transform it in one go."""
     from sndiag.effects import _after_whole
     from sndiag.scalers import make_scaler
 
-    X_fit = X if mask is None else mask.apply(X, mode="zero")
+    *head, last = name.split("+")
+    if SCALERS[last].stateless:
+        head, last = [*head, last], "none"
+    Z = X
+    for step in head:
+        Z = make_scaler(step).fit_transform(Z)
+    if mask is not None:
+        Z = mask.apply(Z, mode="zero")
     with np.errstate(all="ignore"):
-        return _after_whole(make_scaler(name).fit(X_fit), X_fit, example, seed)
+        return _after_whole(make_scaler(last).fit(Z), Z, example, seed)
 
 
 @pytest.mark.parametrize("masked", [False, True])
@@ -326,11 +335,11 @@ def test_evaluate_scaler_fast_paths_match_a_full_transform(small, name, masked, 
     np.testing.assert_allclose(eff.std_after, ref.std, rtol=1e-5, atol=1e-6)
     assert eff.finite == ref.finite and eff.hist_after.size == 200_000  # X holds 312,000 values
     np.testing.assert_array_equal(eff.hist_after, ref.hist)
-    X_fit = X if mask is None else mask.apply(X, mode="zero")
+    X_fit = X if mask is None or compresses(eff.scaler) else mask.apply(X, mode="zero")
     with np.errstate(all="ignore"):
         fast = (E._after_affine(eff.scaler, X_fit, st, mask, 3, 0)
                 or E._after_chunked(eff.scaler, X_fit, 3, 0))
-    assert fast.changed == ref.changed == (name != "none")
+    assert fast.changed == (name != "none")
 
 
 def test_evaluate_scaler_affine_falls_back_when_stats_are_of_other_clips(small):

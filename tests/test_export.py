@@ -60,6 +60,20 @@ def test_training_snippet_runs_and_matches(tmp_path, small_X):
     np.testing.assert_allclose(ns["scale"](small_X), fitted.transform(small_X), rtol=1e-4, atol=1e-4)
 
 
+def test_training_snippet_of_a_chain_runs_and_matches(tmp_path, small_X):
+    from sndiag.dataset import Dataset
+
+    ds = Dataset(np.abs(small_X), y=["a", "b"] * 20)
+    fit_and_export(ds, scaler="db+band", mask="rows:0-1", path=tmp_path / "p.npz")
+    code = training_snippet(name="db+band", params_file=str(tmp_path / "p.npz"))
+    ns: dict = {}
+    exec(compile(code, "snippet", "exec"), ns)  # noqa: S102 - our own generated code
+    out = ns["scale"](np.abs(small_X))
+    expected = load_params(tmp_path / "p.npz").transform(np.abs(small_X))
+    np.testing.assert_allclose(out, expected)
+    assert np.all(out[:, :2] == out[:1, :2])     # masked rows: one constant for every clip
+
+
 def test_fit_and_export_writes_json(tmp_path, small_X):
     from sndiag.dataset import Dataset
 
@@ -94,3 +108,20 @@ def test_export_maps_come_from_the_scaler_not_a_probe(small_X):
     off, sc = affine_maps(fitted)
     np.testing.assert_array_equal(exported.offset, off.astype(np.float32))
     np.testing.assert_array_equal(exported.scale, sc.astype(np.float32))
+
+
+def test_export_is_fitted_on_the_training_part_when_there_is_a_split(small_X):
+    """Fit where the user will fit: a dataset with a split exports train-only parameters."""
+    from sndiag.dataset import Dataset
+    from sndiag.export import fit_export
+
+    split = np.array(["train"] * 30 + ["test"] * 10)
+    X = small_X.copy()
+    X[30:] *= 100.0  # the test part would change a scaler fitted on it
+    ds = Dataset(X, y=["a", "b"] * 20, split=split)
+    ex = fit_export(ds, scaler="standard")
+    ref = make_scaler("standard").fit(X[:30])
+    np.testing.assert_allclose(ex.transform(X), ref.transform(X), rtol=1e-4, atol=1e-4)
+    assert "30 training clips of 40" in ex.fitted_on
+    everything = fit_export(Dataset(X, y=["a", "b"] * 20), scaler="standard")
+    assert "no train/test split" in everything.fitted_on

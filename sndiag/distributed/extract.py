@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from sndiag.config import Limits, SpectrogramConfig
-from sndiag.dataset import Dataset, Skipped
+from sndiag.dataset import Dataset, Skipped, hash_labels
 from sndiag.distributed.client import dask_client, parse_scheduler
 from sndiag.errors import DataError, LimitError, ParameterError
 from sndiag.io.arrays import now
@@ -118,6 +118,7 @@ class _Plan:
     how: str
     skipped: list[Skipped]
     n_found: int
+    split: list[str] | None = None
 
 
 def _discover(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -165,7 +166,7 @@ def _plan(src: Any, *, root: Any, labels: str, label_regex: str | None,
     return _Plan(source=source, root=base, names=[it.name for it in lab.items],
                  paths=[os.fspath(it.source) for it in lab.items], y=lab.y, groups=lab.groups,
                  how=lab.how, skipped=[*skipped, *lab.skipped],
-                 n_found=len(items) + len(skipped))
+                 n_found=len(items) + len(skipped), split=lab.split)
 
 
 def _fingerprint(plan: _Plan, config: SpectrogramConfig, options: dict[str, Any]) -> str:
@@ -183,6 +184,8 @@ def _fingerprint(plan: _Plan, config: SpectrogramConfig, options: dict[str, Any]
         h.update(f"{label}\x1f".encode())
     for group in (plan.groups or []):
         h.update(f"{group}\x1f".encode())
+    for part in (plan.split or []):
+        h.update(f"{part}\x1e".encode())
     return h.hexdigest()
 
 
@@ -400,7 +403,7 @@ def extract_chunked(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str
     if manifest is None or not resume or not (out / PLAN).exists():
         _write_json(out / PLAN, {
             "schema": _SCHEMA, "source": plan.source, "root": plan.root, "how": plan.how,
-            "names": plan.names, "y": plan.y, "groups": plan.groups,
+            "names": plan.names, "y": plan.y, "groups": plan.groups, "split": plan.split,
             "skipped": [s.to_dict() for s in plan.skipped]})
     state = {"schema": _SCHEMA, "kind": "sndiag-extract", "fingerprint": fingerprint,
              "config": config.to_dict(), "options": options, "n_files": n,
@@ -476,6 +479,7 @@ def _assemble(out: Path, plan: _Plan, state: dict[str, Any], bounds: list[tuple[
     names = np.array([plan.names[i] for i in keep], dtype=str)
     y = None if plan.y is None else np.array([plan.y[i] for i in keep], dtype=str)
     groups = None if plan.groups is None else np.array([plan.groups[i] for i in keep], dtype=str)
+    split = None if plan.split is None else np.array([plan.split[i] for i in keep], dtype=str)
     previous = state.get("dataset") or {}
     if (state.get("complete") and previous.get("path") == os.fspath(dataset_path.absolute())
             and dataset_path.exists()):
@@ -504,12 +508,12 @@ def _assemble(out: Path, plan: _Plan, state: dict[str, Any], bounds: list[tuple[
             arrays["y"] = y
         if groups is not None:
             arrays["groups"] = groups
+        if split is not None:
+            arrays["split"] = split
         arrays["meta"] = np.array(json.dumps(meta))
         write_npz_chunks(dataset_path, images(), n=int(keep.size), row_shape=config.shape,
                          arrays=arrays)
-        for part in (y, groups, names):
-            h.update(b"\x00" if part is None else "\x1f".join(part.tolist()).encode())
-            h.update(b"\x1e")
+        hash_labels(h, y=y, groups=groups, names=names, split=split)
         content_hash = h.hexdigest()
         state["dataset"] = {"path": os.fspath(dataset_path.absolute()),
                             "content_hash": content_hash, "n_clips": int(keep.size)}

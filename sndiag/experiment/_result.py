@@ -7,11 +7,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from sndiag.errors import DataError
 from sndiag.experiment._significance import corrected_ttest
 from sndiag.masks import MaskSpec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _json_float(v: float | None) -> float | None:
@@ -47,6 +49,23 @@ class ConfigResult:
         ``{"val_accuracy": [...], "val_loss": [...]}`` averaged over folds, per epoch (MLP/CNN).
     notes : list of str
         Convergence or numerical problems of this configuration.
+    converged : bool
+        Every fold's classifier reached its optimum (closed form, or an iterative fit that
+        stopped on its tolerance, not its cap; an MLP whose training loss had levelled off).
+    at_chance : bool
+        The 95% interval reaches the chance level (:attr:`ExperimentResult.chance`): the
+        configuration learnt nothing measurable.
+    stage : {"final", "screening"}
+        Where the numbers come from: whole training folds, or the screening stage's quarter of
+        them (a candidate the search did not finish; see :mod:`sndiag.experiment._search`).
+    n_train, n_test : list of int
+        Training and test clips of each fold at that stage.
+    screening : list of float or None
+        Fold accuracies at the screening stage (for finished candidates too).
+    alphas : list of float or None
+        The ridge classifier's relative regularization on each fold.
+    same_as : str or None
+        The label of the configuration that is the same model (fitted once, numbers shared).
     """
 
     scaler: str
@@ -61,6 +80,20 @@ class ConfigResult:
     epochs: dict[str, list[float]] | None = None
     notes: list[str] = field(default_factory=list)
     cpu_seconds: float = 0.0
+    converged: bool = True
+    at_chance: bool = False
+    stage: str = "final"
+    n_train: list[int] = field(default_factory=list)
+    n_test: list[int] = field(default_factory=list)
+    screening: list[float] | None = None
+    alphas: list[float] | None = None
+    same_as: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        """Finished, converged and above chance: may be recommended."""
+        return self.stage == "final" and self.converged and not self.at_chance \
+            and math.isfinite(self.mean)
 
     @property
     def label(self) -> str:
@@ -77,7 +110,12 @@ class ConfigResult:
             "mean": _json_float(self.mean), "ci_low": _json_float(self.ci_low),
             "ci_high": _json_float(self.ci_high), "p_vs_none": _json_float(self.p_vs_none),
             "fit_seconds": float(self.fit_seconds), "epochs": epochs, "notes": list(self.notes),
-            "cpu_seconds": float(self.cpu_seconds),
+            "cpu_seconds": float(self.cpu_seconds), "converged": bool(self.converged),
+            "at_chance": bool(self.at_chance), "stage": self.stage,
+            "n_train": [int(n) for n in self.n_train], "n_test": [int(n) for n in self.n_test],
+            "screening": None if self.screening is None else [float(a) for a in self.screening],
+            "alphas": None if self.alphas is None else [float(a) for a in self.alphas],
+            "same_as": self.same_as,
         }
 
     @classmethod
@@ -92,6 +130,13 @@ class ConfigResult:
             p_vs_none=None if d.get("p_vs_none") is None else float(d["p_vs_none"]),
             fit_seconds=float(d["fit_seconds"]), epochs=epochs, notes=list(d.get("notes", [])),
             cpu_seconds=float(d.get("cpu_seconds", 0.0)),
+            converged=bool(d.get("converged", True)), at_chance=bool(d.get("at_chance", False)),
+            stage=str(d.get("stage", "final")),
+            n_train=[int(n) for n in d.get("n_train") or []],
+            n_test=[int(n) for n in d.get("n_test") or []],
+            screening=None if d.get("screening") is None else [float(a) for a in d["screening"]],
+            alphas=None if d.get("alphas") is None else [float(a) for a in d["alphas"]],
+            same_as=None if d.get("same_as") is None else str(d["same_as"]),
         )
 
 
@@ -123,6 +168,13 @@ class ExperimentResult:
     seconds : float
         Wall time of the run.
     random_state : int
+    chance : float
+        Accuracy of always answering each training fold's most frequent class (mean over
+        folds): the level below which nothing was learnt.
+    search : dict
+        How the search ran: its stages, training sizes, finalists.
+    recommended : dict or None
+        The pipeline to use (see :meth:`recommend`), set by :func:`run_experiment`.
     """
 
     dataset: dict[str, Any]
@@ -138,11 +190,15 @@ class ExperimentResult:
     cancelled: bool = False
     seconds: float = 0.0
     random_state: int = 0
+    chance: float = 0.0
+    search: dict[str, Any] = field(default_factory=dict)
+    recommended: dict[str, Any] | None = None
 
     @property
     def best(self) -> ConfigResult | None:
-        """Highest mean accuracy (ties go to the earlier configuration, i.e. ``"none"``)."""
-        done = [c for c in self.configurations if math.isfinite(c.mean)]
+        """Highest mean accuracy among the configurations that may be recommended (finished,
+        converged, above chance); ties go to the earlier configuration. None when none may."""
+        done = [c for c in self.configurations if c.usable]
         return max(done, key=lambda c: c.mean) if done else None
 
     def get(self, scaler: str, mask: str = "none") -> ConfigResult | None:
@@ -154,10 +210,23 @@ class ExperimentResult:
         return None
 
     def compare(self, a: ConfigResult, b: ConfigResult) -> tuple[float, float]:
-        """``(mean difference a - b, corrected paired t-test p-value)`` on the shared folds."""
-        _, p = corrected_ttest(a.fold_accuracies, b.fold_accuracies, n_train=self.n_train,
-                               n_test=self.n_test)
-        return (a.mean - b.mean, p)
+        """``(mean difference a - b, corrected paired t-test p-value)`` on the shared folds.
+
+        Two configurations of the same stage compare their fold accuracies; a finished one and
+        a screened one compare at the screening stage, where both were measured.
+        """
+        if a.stage == b.stage:
+            fa, fb = a.fold_accuracies, b.fold_accuracies
+            n_train, n_test = (a.n_train or self.n_train), (a.n_test or self.n_test)
+        else:
+            fa = a.fold_accuracies if a.stage == "screening" else a.screening
+            fb = b.fold_accuracies if b.stage == "screening" else b.screening
+            if fa is None or fb is None:
+                return (a.mean - b.mean, math.nan)
+            n_train = a.n_train if a.stage == "screening" else b.n_train
+            n_test = a.n_test if a.stage == "screening" else b.n_test
+        _, p = corrected_ttest(fa, fb, n_train=n_train, n_test=n_test)
+        return (float(np.mean(fa)) - float(np.mean(fb)), p)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (non-finite numbers become ``null``)."""
@@ -174,6 +243,9 @@ class ExperimentResult:
             "configurations": [c.to_dict() for c in self.configurations],
             "best": None if best is None else {"scaler": best.scaler, "mask": best.mask,
                                                "mean": _json_float(best.mean)},
+            "recommended": None if self.recommended is None else dict(self.recommended),
+            "chance": _json_float(self.chance),
+            "search": dict(self.search),
             "verdict": self.verdict,
             "notes": list(self.notes),
             "cancelled": bool(self.cancelled),
@@ -202,6 +274,8 @@ class ExperimentResult:
                 verdict=str(d.get("verdict", "")), notes=list(d.get("notes", [])),
                 grouped=bool(d.get("grouped", False)), cancelled=bool(d.get("cancelled", False)),
                 seconds=float(d.get("seconds", 0.0)), random_state=int(d.get("random_state", 0)),
+                chance=_float(d.get("chance", 0.0)), search=dict(d.get("search") or {}),
+                recommended=None if d.get("recommended") is None else dict(d["recommended"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, DataError):
@@ -213,34 +287,50 @@ class ExperimentResult:
         """One flat dict per configuration (for tables)."""
         return [{"configuration": c.label, "scaler": c.scaler, "mask": c.mask,
                  "mean": c.mean, "ci_low": c.ci_low, "ci_high": c.ci_high,
-                 "p_vs_none": c.p_vs_none, "fit_seconds": c.fit_seconds,
+                 "p_vs_none": c.p_vs_none, "fit_seconds": c.fit_seconds, "stage": c.stage,
+                 "converged": c.converged, "at_chance": c.at_chance,
                  "notes": "; ".join(c.notes)} for c in self.configurations]
 
 
+def _flags(c: ConfigResult) -> str:
+    flags = []
+    if c.stage == "screening":
+        flags.append("screened")
+    if not c.converged:
+        flags.append("not converged")
+    if c.at_chance:
+        flags.append("~chance")
+    if c.same_as:
+        flags.append(f"= {c.same_as}")
+    return ", ".join(flags)
+
+
 def format_table(result: ExperimentResult) -> str:
-    """A plain-text table: configuration, mean accuracy, 95% CI, p vs none, fit seconds.
+    """A plain-text table: configuration, mean accuracy, 95% CI, p vs raw, flags.
+
+    The recommended configuration is starred; flags say which were only screened, did not
+    converge, are not above chance, or are the same model as another.
 
     Examples
     --------
-    >>> c = ConfigResult("none", "none", "logreg", [0.5, 0.7], 0.6, 0.4, 0.8, None, 1.234)
-    >>> r = ExperimentResult({}, "logreg", 2, "StratifiedKFold", [c], [10, 10], [10, 10])
+    >>> c = ConfigResult("none", "none", "ridge", [0.5, 0.7], 0.6, 0.4, 0.8, None, 1.234)
+    >>> r = ExperimentResult({}, "ridge", 2, "StratifiedKFold", [c], [10, 10], [10, 10])
     >>> print(format_table(r))
-    configuration  mean acc  95% CI         p vs none  fit s
-    none           60.0%     40.0 - 80.0%   -            1.2
+    configuration  mean acc  95% CI         p vs raw  notes
+    none           60.0%     40.0 - 80.0%   -
     """
-    head = ("configuration", "mean acc", "95% CI", "p vs none", "fit s")
+    head = ("configuration", "mean acc", "95% CI", "p vs raw", "notes")
     rows = []
-    best = result.best
+    rec = result.recommended or {}
     for c in result.configurations:
         p = "-" if c.p_vs_none is None else f"{c.p_vs_none:.3f}"
-        star = " *" if best is not None and c is best and len(result.configurations) > 1 else ""
+        star = " *" if rec and c.scaler == rec.get("scaler") and c.mask == rec.get("mask") \
+            and len(result.configurations) > 1 else ""
         rows.append((c.label + star, f"{100 * c.mean:.1f}%",
-                     f"{100 * c.ci_low:.1f} - {100 * c.ci_high:.1f}%", p,
-                     f"{c.fit_seconds:.1f}"))
+                     f"{100 * c.ci_low:.1f} - {100 * c.ci_high:.1f}%", p, _flags(c)))
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(head)]
-    right = {4}
+
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
     return "\n".join([line(head), *(line(r) for r in rows)])

@@ -1,17 +1,13 @@
-"""The experiment loop: configurations x folds, in parallel, with progress and cancel."""
+"""The experiment: the search space on shared folds, staged, then the recommendation."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.pipeline import Pipeline
 
 from sndiag.errors import DataError, ParameterError
 from sndiag.experiment._fit import (
@@ -20,74 +16,105 @@ from sndiag.experiment._fit import (
     LOGREG_TOL,
     Classifier,
     ScalerArg,
-    _build_pipeline,
-    _fit_fold,
-    _make_classifier,
-    _make_scaler,
     available_classifiers,
 )
 from sndiag.experiment._result import ConfigResult, ExperimentResult
+from sndiag.experiment._search import (
+    MAX_FINALISTS,
+    SCREEN_SHARE,
+    SearchOutcome,
+    Stage,
+    staged_search,
+)
 from sndiag.experiment._significance import corrected_ci, corrected_ttest
-from sndiag.experiment._splits import CVPlan, plan_splits
-from sndiag.experiment._verdict import verdict
+from sndiag.experiment._space import DEFAULT_SCALERS, Candidate, parse_candidates
+from sndiag.experiment._splits import plan_splits
+from sndiag.experiment._verdict import recommend, verdict
 from sndiag.masks import MaskSpec
 
 if TYPE_CHECKING:
     from sndiag.dataset import Dataset
     from sndiag.stats import PixelStats
 
+__all__ = ["DEFAULT_MASKS", "DEFAULT_SCALERS", "run_experiment"]
 
-#: Scalers compared by default: the question's per-pixel ``standard`` against the unscaled data
-#: and the SNR-aware or compressing alternatives (``log1p`` converges fast, so it is cheap).
-DEFAULT_SCALERS: tuple[str, ...] = (
-    "none", "standard", "std_floor", "band", "global", "robust", "minmax", "db", "log1p",
-)
+#: Masks of the default search: none, and the auto-flagged rows (dropped when they flag none).
+DEFAULT_MASKS: tuple[str, ...] = ("none", "auto")
 
 
-def _normalise_scalers(scalers: Sequence[ScalerArg]) -> tuple[list[ScalerArg], list[str]]:
+def _check_scalers(scalers: Sequence[ScalerArg] | str | None) -> tuple[list[ScalerArg], list[str]]:
+    if scalers is None:
+        return list(DEFAULT_SCALERS), []
     if isinstance(scalers, str):
         scalers = [s for s in scalers.split(",") if s.strip()]
-    out: list[ScalerArg] = []
-    seen: set[str] = set()
-    notes: list[str] = []
-    for s in scalers:
-        if isinstance(s, tuple):
-            if len(s) != 2 or not hasattr(s[1], "fit"):
-                raise ParameterError(f"scaler {s!r}: give a name or a (label, transformer) pair")
-            label = str(s[0])
-        elif isinstance(s, str):
-            label = s = s.strip()
-        else:
-            raise ParameterError(f"scaler {s!r} must be a name such as 'band' (see `sndiag "
-                                 "scalers`) or a (label, transformer) pair")
-        if label in seen:
-            continue
-        seen.add(label)
-        out.append(s)
+    out = list(scalers)
     if not out:
-        raise ParameterError("no scalers given; e.g. scalers=('none', 'standard', 'band')")
-    if "none" not in seen:
-        out.insert(0, "none")
-        notes.append("added the unscaled baseline 'none': every scaler is tested against it")
-    else:
-        out.sort(key=lambda s: 0 if s == "none" else 1)
-    return out, notes
+        raise ParameterError("no scalers given; e.g. scalers=('none', 'standard', 'db+band')")
+    labels = [str(s[0]) if isinstance(s, tuple) else str(s).strip() for s in out]
+    if "none" not in labels:
+        return ["none", *out], ["added the unscaled baseline 'none': every scaler is tested "
+                                "against it"]
+    return [out[labels.index("none")], *[s for s, lb in zip(out, labels, strict=True)
+                                         if lb != "none"]], []
 
 
-def _memmap(X: np.ndarray, folder: str) -> np.ndarray:
-    """Share ``X`` with worker processes by file name instead of pickling/hashing it per task."""
-    path = os.path.join(folder, "X.npy")
-    np.save(path, X)
-    return np.load(path, mmap_mode="r")
+def _check_masks(masks: Sequence[str | MaskSpec] | str | None) -> list[MaskSpec]:
+    if masks is None:
+        masks = DEFAULT_MASKS
+    if isinstance(masks, str | MaskSpec):
+        masks = [masks]
+    specs = [MaskSpec()]
+    for m in masks:
+        spec = MaskSpec.parse(m)
+        if spec not in specs:
+            specs.append(spec)
+    return specs
+
+
+def _compress(cands: list[Candidate], X: np.ndarray, config: Any,
+              notes: list[str]) -> tuple[list[Candidate], dict[str, np.ndarray]]:
+    """Each stateless compression of the clips, once; candidates whose compression does not
+    apply to the data (a compression of power on negative, e.g. dB, values) are left out."""
+    from sndiag.scalers import make_scaler
+
+    data: dict[str, np.ndarray] = {"none": X}
+    refused: dict[str, str] = {}
+    for name in dict.fromkeys(c.compression for c in cands if c.compression != "none"):
+        step = make_scaler(name, config=config)
+        try:
+            with np.errstate(all="ignore"):
+                Z = np.asarray(step.fit_transform(X), dtype=np.float32)
+        except DataError as exc:
+            refused[name] = str(exc).split(";")[0]
+            continue
+        if not np.isfinite(Z).all():
+            refused[name] = "it gives non-finite values on this data"
+            continue
+        data[name] = Z
+    if refused:
+        for name, why in refused.items():
+            notes.append(f"left out every pipeline starting with {name}: {why} (compressions "
+                         "take power or magnitude, >= 0; is the data already in dB?)")
+        cands = [c for c in cands if c.compression not in refused]
+    return cands, data
+
+
+def _chance(y: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Mean accuracy of answering each training fold's most frequent class."""
+    accs = []
+    for tr, te in splits:
+        labels, counts = np.unique(y[tr], return_counts=True)
+        accs.append(float(np.mean(y[te] == labels[counts.argmax()])))
+    return float(np.mean(accs)) if accs else 0.0
 
 
 def run_experiment(
     dataset: Dataset,
     *,
-    scalers: Sequence[ScalerArg] = DEFAULT_SCALERS,
-    masks: Sequence[str | MaskSpec] = ("none",),
-    classifier: Classifier = "logreg",
-    folds: int = 5,
+    scalers: Sequence[ScalerArg] | None = None,
+    masks: Sequence[str | MaskSpec] | None = DEFAULT_MASKS,
+    classifier: Classifier = "ridge",
+    folds: int | None = None,
     epochs: int = 20,
     groups: Literal["auto", "none"] | Sequence[Any] | np.ndarray = "auto",
     n_jobs: int = 2,
@@ -96,37 +123,48 @@ def run_experiment(
     cancel: Callable[[], bool] | None = None,
     stats: PixelStats | None = None,
 ) -> ExperimentResult:
-    """Cross-validate one classifier per (scaler, mask) configuration on the same splits.
+    """Search compression x scaling x mask with one classifier on shared folds, and recommend.
+
+    Every configuration is the pipeline ``mask -> compression -> scaler -> classifier`` fitted
+    on training folds only, evaluated on the same splits as every other (so any two compare fold
+    by fold with the corrected paired t-test). The search is staged
+    (:mod:`sndiag.experiment._search`): every candidate is screened on a quarter of each training
+    fold, the best are finished on whole folds.
 
     Parameters
     ----------
     dataset : Dataset
         Labelled spectrograms ``X`` [shape=(n_clips, n_mels, n_frames)].
-    scalers : sequence of str or (label, transformer)
-        Scaler names for :func:`sndiag.scalers.make_scaler` (``"db+band"`` compositions work), or
-        ``(label, transformer)`` pairs of your own transformers on flattened input. ``"none"``
-        is added first when missing: it is the baseline of every p-value.
-    masks : sequence of str or MaskSpec
-        Masks (:class:`~sndiag.masks.MaskSpec`, or its text: ``"none"``, ``"snr<0.5"``,
-        ``"p10+rows:43-59+auto"``). Every scaler runs with every mask; masks are fitted on the
-        training fold only.
-    classifier : {"logreg", "mlp", "cnn"}
-        See the module docstring.
-    folds : int
-        Number of cross-validation folds (reduced to the number of groups if smaller).
+    scalers : sequence of str or (label, transformer), optional
+        Scaler names and chains (``"db+band"``: stateless compression, then a fitted scaler), or
+        ``(label, transformer)`` pairs of your own transformers on flattened clips. Default: the
+        full search, :data:`DEFAULT_SCALERS` (4 compressions x 8 scalings). ``"none"`` is
+        added when missing: it is the baseline of every p-value.
+    masks : sequence of str or MaskSpec, optional
+        Masks (:class:`~sndiag.masks.MaskSpec` or its text: ``"snr<0.5"``,
+        ``"p10+rows:43-59+auto"``); ``"none"`` is always included. Every scaler runs with every
+        mask; a mask is built on each training fold's raw statistics. A mask that masks nothing
+        on any fold is left out with a note.
+    classifier : {"ridge", "logreg", "mlp", "cnn"}
+        ``"ridge"`` (default): least-squares classification solved in closed form, regularization
+        chosen by group-wise inner CV (:class:`RidgeDualClassifier`). ``"logreg"``: logistic
+        regression to ``tol=1e-4`` (not converged when it needs more than 1000 iterations).
+        ``"mlp"``: a 128-unit MLP trained ``epochs`` epochs with per-epoch curves.
+    folds : int, optional
+        Outer folds. Default: one per group with at most 10 groups (leave one group out), else 5
+        (group-wise when there are groups).
     epochs : int
-        Training epochs of ``"mlp"``/``"cnn"`` (ignored by ``"logreg"``).
+        Training epochs of ``"mlp"``/``"cnn"``.
     groups : "auto", "none" or array-like [shape=(n_clips,)]
-        ``"auto"`` uses ``dataset.groups`` when present (group-independent folds), ``"none"``
-        ignores them, an array gives the groups explicitly.
+        ``"auto"`` uses ``dataset.groups`` (group-independent folds), ``"none"`` ignores them.
     n_jobs : int
-        Parallel fold fits (joblib processes); 1 runs in this process, -1 uses every core.
+        Parallel fits (processes); 1 runs in this process, -1 uses every core.
     random_state : int
-        Seed of the splits and of the classifiers (the same for every configuration).
+        Seed of the splits, the screening subsamples and the classifiers.
     progress : callable(done, total) or None
-        Called with the number of finished fold fits (0 first).
+        Called with the number of finished fits (0 first); ``total`` is revised after screening.
     cancel : callable() -> bool or None
-        Polled between fold fits; True stops the run and returns the partial result with
+        Polled between fits; True stops the run and returns what is complete, with
         ``cancelled=True``.
     stats : PixelStats or None
         Statistics of the whole dataset for the verdict's explanation; computed when None.
@@ -134,13 +172,14 @@ def run_experiment(
     Returns
     -------
     ExperimentResult
+        With :attr:`~ExperimentResult.recommended` and :attr:`~ExperimentResult.verdict`.
 
     Raises
     ------
     DataError
         Unlabelled data or a single class.
     ParameterError
-        Unknown scaler, mask spec or classifier, bad ``folds``/``epochs``/``n_jobs``.
+        Unknown scaler, mask or classifier, bad ``folds``/``epochs``/``n_jobs``.
 
     Examples
     --------
@@ -151,8 +190,8 @@ def run_experiment(
     >>> res = run_experiment(Dataset(X, y=y), scalers=["none", "standard"], folds=4, n_jobs=1)
     >>> [c.label for c in res.configurations], res.folds, res.splitter
     (['none', 'standard'], 4, 'StratifiedKFold(n_splits=4, shuffle=True)')
-    >>> res.get("standard").mean >= 0.9
-    True
+    >>> res.get("standard").mean >= 0.9, res.get("standard").converged
+    (True, True)
     """
     t_start = time.perf_counter()
     if dataset.y is None:
@@ -164,27 +203,15 @@ def run_experiment(
     why_not = available_classifiers()[classifier]
     if why_not:
         raise ParameterError(why_not)
-    per_epoch = classifier != "logreg"
+    per_epoch = classifier in ("mlp", "cnn")
     if per_epoch and (isinstance(epochs, bool) or not isinstance(epochs, int | np.integer)
                       or not 1 <= epochs <= 1000):
         raise ParameterError(f"epochs={epochs!r} must be an integer between 1 and 1000")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs == 0:
         raise ParameterError(f"n_jobs={n_jobs!r} must be a non-zero integer (1, 2, ..., or -1)")
-    scaler_list, notes = _normalise_scalers(scalers)
-    mask_specs: list[MaskSpec] = []
-    for m in (masks if not isinstance(masks, str) else [masks]) or ["none"]:
-        spec = MaskSpec.parse(m)
-        if spec not in mask_specs:
-            mask_specs.append(spec)
-
-    shape = dataset.shape
-    # Build every pipeline up front: unknown scaler names fail before any work starts.
-    configs: list[tuple[str, MaskSpec, Pipeline]] = []
-    for mask in mask_specs:
-        for s in scaler_list:
-            label, scaler = _make_scaler(s, shape=shape, config=dataset.config)
-            clf = _make_classifier(classifier, random_state=random_state, shape=shape)
-            configs.append((label, mask, _build_pipeline(scaler, mask, clf, shape=shape)))
+    scaler_list, notes = _check_scalers(scalers)
+    mask_specs = _check_masks(masks)
+    cands = parse_candidates(scaler_list, mask_specs)  # unknown names fail before any work
 
     if isinstance(groups, str):
         if groups not in ("auto", "none"):
@@ -194,124 +221,148 @@ def run_experiment(
         group_arr = np.asarray(groups)
     plan = plan_splits(dataset.y, groups=group_arr, folds=folds, random_state=random_state)
     notes += list(plan.notes)
-    if classifier == "logreg":
-        notes.append(f"logreg = LogisticRegression(lbfgs, tol={LOGREG_TOL:g}, max_iter="
-                     f"{LOGREG_MAX_ITER}) on float32; one accuracy per fold, no epoch curves")
-    else:
-        what = ("MLPClassifier(hidden_layer_sizes=(128,), adam, learning_rate_init=1e-3)"
-                if classifier == "mlp" else "a 2-layer CNN (PyTorch, Adam 1e-3)")
-        notes.append(f"{classifier} = {what} trained {epochs} epochs with partial_fit; a fold's "
-                     "accuracy is the one after the last epoch (not the best epoch)")
-
-    X = dataset.X.reshape(dataset.n_clips, -1)
+    X = dataset.X
     y = dataset.y
-    classes = np.unique(y)
-    tasks = [(ci, fi) for ci in range(len(configs)) for fi in range(plan.n_folds)]
-    total = len(tasks)
-    fold_out: dict[tuple[int, int], dict[str, Any]] = {}
-    cancelled = False
-    if progress is not None:
-        progress(0, total)
-
-    def job_args(ci: int, fi: int) -> tuple[Any, ...]:
-        tr, te = plan.splits[fi]
-        return (clone(configs[ci][2]), tr, te)
-
-    kw = {"classes": classes, "epochs": epochs if per_epoch else None}
-    if cancel is not None and cancel():
-        cancelled = True
-    elif n_jobs == 1 or total == 1:
-        for ci, fi in tasks:
-            if cancel is not None and cancel():
-                cancelled = True
-                break
-            pipe, tr, te = job_args(ci, fi)
-            fold_out[(ci, fi)] = _fit_fold(pipe, X, y, tr, te, key=(ci, fi), **kw)
-            if progress is not None:
-                progress(len(fold_out), total)
+    cands, data = _compress(cands, X, dataset.config, notes)
+    if classifier == "ridge":
+        notes.append("ridge = least-squares classification solved in closed form (always at its "
+                     "optimum); its relative regularization is chosen on each fold by inner "
+                     "cross-validation on training clips only"
+                     + (", one inner fold per training group" if plan.grouped else ""))
+    elif classifier == "logreg":
+        notes.append(f"logreg = LogisticRegression(lbfgs, tol={LOGREG_TOL:g}); a fit that needs "
+                     f"more than {LOGREG_MAX_ITER} iterations is flagged as not converged")
     else:
-        from sklearn.utils.parallel import Parallel, delayed
-
-        with tempfile.TemporaryDirectory(prefix="sndiag-experiment-") as tmp:
-            Xm = _memmap(X, tmp) if X.nbytes > 1_000_000 else X
-            gen = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-                delayed(_fit_fold)(*_with_data(job_args(ci, fi), Xm, y), key=(ci, fi), **kw)
-                for ci, fi in tasks)
-            try:
-                for out in gen:
-                    fold_out[out["key"]] = out
-                    if progress is not None:
-                        progress(len(fold_out), total)
-                    if cancel is not None and len(fold_out) < total and cancel():
-                        cancelled = True
-                        break
-            finally:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    gen.close()
-            del Xm
-
-    configurations = _assemble(configs, fold_out, plan, classifier, per_epoch)
-    if cancelled:
-        notes.append(f"cancelled after {len(fold_out)} of {total} fold fits; only the "
-                     f"{len(configurations)} complete configurations are kept")
+        notes.append(f"{classifier} trained {epochs} epochs; a fold's accuracy is the one after the "
+                     "last epoch (not the best epoch); not converged when its training loss was "
+                     "still falling over the last fifth of the epochs")
+    kw = {"y": y, "groups": None if group_arr is None or not plan.grouped else np.asarray(group_arr),
+          "classifier": classifier, "classes": np.unique(y),
+          "epochs": epochs if per_epoch else None, "shape": dataset.shape,
+          "config": dataset.config, "random_state": int(random_state)}
+    outcome = staged_search(cands, X=X, data=data, y=y, groups=kw["groups"], plan=plan, kw=kw,
+                            classifier=classifier, n_jobs=n_jobs, seed=random_state,
+                            progress=progress, cancel=cancel)
+    chance = _chance(y, plan.splits)
+    configurations, more = _assemble(outcome, classifier, chance)
+    notes += more
+    if outcome.cancelled:
+        notes.append("cancelled: only what finished is kept")
     result = ExperimentResult(
         dataset=dataset.summary(), classifier=classifier, folds=plan.n_folds,
         splitter=plan.splitter, configurations=configurations, n_train=plan.n_train,
-        n_test=plan.n_test, notes=notes, grouped=plan.grouped, cancelled=cancelled,
-        random_state=int(random_state),
+        n_test=plan.n_test, notes=notes, grouped=plan.grouped, cancelled=outcome.cancelled,
+        random_state=int(random_state), chance=chance,
+        search=_search_info(outcome, len(cands)),
     )
     if stats is None and configurations:
         from sndiag.stats import compute_stats
 
         stats = compute_stats(dataset.X, dataset.y, quantiles="none")
+    result.recommended = recommend(result)
     result.verdict = verdict(result, stats)
     result.seconds = time.perf_counter() - t_start
     return result
 
 
-def _with_data(args: tuple[Any, ...], X: np.ndarray, y: np.ndarray) -> tuple[Any, ...]:
-    pipe, tr, te = args
-    return (pipe, X, y, tr, te)
+def _search_info(outcome: SearchOutcome, n_candidates: int) -> dict[str, Any]:
+    info: dict[str, Any] = {"candidates": n_candidates,
+                            "fitted": n_candidates - len(outcome.same_as) - len(outcome.dropped),
+                            "finished": len(outcome.finalists), "max_finalists": MAX_FINALISTS}
+    if outcome.screen is not None:
+        info["screening"] = {"share": SCREEN_SHARE, "n_train": outcome.screen.n_train}
+    return info
 
 
-def _assemble(configs: list[tuple[str, MaskSpec, Pipeline]],
-              fold_out: dict[tuple[int, int], dict[str, Any]], plan: CVPlan, classifier: str,
-              per_epoch: bool) -> list[ConfigResult]:
-    k = plan.n_folds
+def _stage_result(stage: Stage, i: int) -> dict[str, Any] | None:
+    if not stage.complete(i):
+        return None
+    outs = [o for o in stage.outputs[i] if o is not None]
+    return {"acc": [float(o["accuracy"]) for o in outs], "outs": outs,
+            "n_train": stage.n_train, "n_test": stage.n_test}
+
+
+def _assemble(outcome: SearchOutcome, classifier: str,
+              chance: float) -> tuple[list[ConfigResult], list[str]]:
+    """One :class:`ConfigResult` per candidate, at the furthest stage it completed."""
+    notes: list[str] = []
+    cands = outcome.candidates
+    by_stage: dict[int, tuple[str, dict[str, Any]]] = {}
+    for i in range(len(cands)):
+        j = outcome.same_as.get(i, i)
+        final = _stage_result(outcome.final, j)
+        screen = _stage_result(outcome.screen, j) if outcome.screen is not None else None
+        if final is not None:
+            by_stage[i] = ("final", final)
+        elif screen is not None:
+            by_stage[i] = ("screening", screen)
     out: list[ConfigResult] = []
-    for ci, (label, mask, _) in enumerate(configs):
-        folds = [fold_out.get((ci, fi)) for fi in range(k)]
-        if any(f is None for f in folds):
+    for i, cand in enumerate(cands):
+        if i in outcome.dropped or i not in by_stage:
             continue
-        accs = [f["accuracy"] for f in folds]
-        lo, hi = corrected_ci(accs, n_train=plan.n_train, n_test=plan.n_test, bounds=(0.0, 1.0))
-        notes: list[str] = []
-        capped = sum(f["n_iter_capped"] for f in folds)
-        if capped:
-            notes.append(f"did not converge within max_iter={LOGREG_MAX_ITER} in {capped}/{k} "
-                         "folds (slow convergence on this scaling; accuracy is at the cap)")
-        msgs = sorted({m for f in folds for m in f["messages"]})
-        for m in msgs:
-            n_m = sum(m in f["messages"] for f in folds)
-            notes.append(f"{m} in {n_m}/{k} folds")
+        stage, res = by_stage[i]
+        accs = res["acc"]
+        outs = res["outs"]
+        lo, hi = corrected_ci(accs, n_train=res["n_train"], n_test=res["n_test"],
+                              bounds=(0.0, 1.0))
+        cnotes: list[str] = []
+        converged = all(o["converged"] for o in outs)
+        if not converged:
+            n_bad = sum(not o["converged"] for o in outs)
+            why = {"logreg": f"logistic regression needed more than {LOGREG_MAX_ITER} "
+                             "iterations (slow convergence on this scaling)",
+                   "mlp": "the training loss was still falling at the last epoch (more epochs "
+                          "would change the accuracy)"}.get(classifier, "the fit did not converge")
+            cnotes.append(f"not converged in {n_bad}/{len(outs)} folds: {why}")
+        for m in sorted({m for o in outs for m in o["messages"]}):
+            cnotes.append(f"{m} in {sum(m in o['messages'] for o in outs)}/{len(outs)} folds")
+        at_chance = lo <= chance + 1e-12
+        if at_chance:
+            cnotes.append(f"not above chance: its 95% interval ({100 * lo:.1f}-{100 * hi:.1f}%) "
+                          f"reaches the {100 * chance:.1f}% of always answering the most "
+                          "frequent class")
+        same = outcome.same_as.get(i)
+        if same is not None:
+            cnotes.append(f"the same model as {cands[same].label} (a linear classifier with an "
+                          "intercept ignores a per-pixel shift and, with relative "
+                          "regularization, one global scale; fitted once)")
+        if stage == "screening":
+            cnotes.append(f"screened only (trained on {SCREEN_SHARE:.0%} of each training "
+                          "fold): the finished candidates beat it")
         epochs = None
-        if per_epoch:
-            acc_curves = np.array([f["curves"][0] for f in folds], dtype=float)
-            loss_curves = np.array([f["curves"][1] for f in folds], dtype=float)
+        curves = [o["curves"] for o in outs if o.get("curves") is not None]
+        if curves:
+            acc_curves = np.array([c[0] for c in curves], dtype=float)
+            loss_curves = np.array([c[1] for c in curves], dtype=float)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 epochs = {"val_accuracy": np.nanmean(acc_curves, axis=0).tolist(),
                           "val_loss": np.nanmean(loss_curves, axis=0).tolist()}
+        j = outcome.same_as.get(i, i)
+        screening = None
+        if stage == "final" and outcome.screen is not None:
+            sres = _stage_result(outcome.screen, j)
+            screening = None if sres is None else sres["acc"]
+        alphas = [o["alpha"] for o in outs] if classifier == "ridge" else None
         out.append(ConfigResult(
-            scaler=label, mask=mask.spec, classifier=classifier, fold_accuracies=accs,
+            scaler=cand.name, mask=cand.mask.spec, classifier=classifier, fold_accuracies=accs,
             mean=float(np.mean(accs)), ci_low=lo, ci_high=hi, p_vs_none=None,
-            fit_seconds=float(sum(f["seconds"] for f in folds)), epochs=epochs, notes=notes,
-            cpu_seconds=float(sum(f["cpu_seconds"] for f in folds))))
-    baselines = {c.mask: c for c in out if c.scaler == "none"}
+            fit_seconds=float(sum(o["seconds"] for o in outs)), epochs=epochs, notes=cnotes,
+            cpu_seconds=float(sum(o["cpu_seconds"] for o in outs)), converged=converged,
+            at_chance=at_chance, stage=stage, n_train=list(res["n_train"]),
+            n_test=list(res["n_test"]), screening=screening,
+            alphas=None if alphas is None or None in alphas else alphas,
+            same_as=None if same is None else cands[same].label))
+    base = next((c for c in out if c.scaler == "none" and c.mask == "none"), None)
     for c in out:
-        base = baselines.get(c.mask)
         if base is not None and c is not base:
-            _, c.p_vs_none = corrected_ttest(c.fold_accuracies, base.fold_accuracies,
-                                             n_train=plan.n_train, n_test=plan.n_test)
-    return out
+            ref = base.fold_accuracies if c.stage == base.stage else \
+                (base.screening if c.stage == "screening" else None)
+            if ref is not None:
+                _, c.p_vs_none = corrected_ttest(c.fold_accuracies, ref, n_train=c.n_train,
+                                                 n_test=c.n_test)
+    if outcome.dropped:
+        specs = sorted({cands[i].mask.spec for i in outcome.dropped})
+        notes.append(f"mask {', '.join(specs)} masks nothing on this data (no row is flagged on "
+                     "any fold): its pipelines are the unmasked ones, left out")
+    return out, notes

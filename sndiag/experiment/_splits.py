@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import (
+    GroupKFold,
+    LeaveOneGroupOut,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+)
 
 from sndiag.errors import DataError, ParameterError
 
@@ -46,15 +51,21 @@ class CVPlan:
         return [int(te.size) for _, te in self.splits]
 
 
+#: With this many groups or fewer, the default is one fold per group (leave one group out).
+LOGO_MAX_GROUPS = 10
+
+
 def plan_splits(y: Sequence[Any] | np.ndarray, *,
-                groups: Sequence[Any] | np.ndarray | None = None, folds: int = 5,
+                groups: Sequence[Any] | np.ndarray | None = None, folds: int | None = None,
                 random_state: int = 0) -> CVPlan:
     """Choose the splitter and compute the splits.
 
-    Without groups: ``StratifiedKFold(shuffle=True)``. With groups (e.g. speakers):
-    ``StratifiedGroupKFold(shuffle=True)`` (``GroupKFold`` if that leaves a test fold empty), so
-    the estimate is group-independent; when there are fewer groups than ``folds`` the number of
-    folds is reduced to the number of groups and a note says so.
+    Without groups: ``StratifiedKFold(shuffle=True)``, 5 folds unless ``folds`` says otherwise.
+    With groups (e.g. speakers), the estimate is group-independent: by default, with at most
+    :data:`LOGO_MAX_GROUPS` groups, one fold per group (``LeaveOneGroupOut``: every model trains
+    on all other groups, as a deployed one would); with more groups, or when ``folds`` is given,
+    ``StratifiedGroupKFold(shuffle=True)`` (``GroupKFold`` if that leaves a test fold empty),
+    reduced to the number of groups when there are fewer, with a note.
 
     Parameters
     ----------
@@ -62,8 +73,8 @@ def plan_splits(y: Sequence[Any] | np.ndarray, *,
         Class labels.
     groups : array-like [shape=(n_clips,)] or None
         Group of each clip; None for ungrouped data.
-    folds : int
-        Requested number of folds, >= 2.
+    folds : int or None
+        Requested number of folds, >= 2; None chooses (see above).
     random_state : int
         Seed of the shuffling splitters.
 
@@ -77,11 +88,16 @@ def plan_splits(y: Sequence[Any] | np.ndarray, *,
     >>> plan = plan_splits(y, groups=np.tile(["s1", "s2", "s3"], 4), folds=5)
     >>> plan.n_folds, plan.grouped, plan.notes[0][:40]
     (3, True, 'only 3 groups: using 3 group-wise folds ')
+    >>> plan_splits(y, groups=np.tile(["s1", "s2", "s3"], 4)).splitter
+    'LeaveOneGroupOut over 3 groups'
     >>> plan_splits(y, folds=3).splitter
     'StratifiedKFold(n_splits=3, shuffle=True)'
     """
     y = np.asarray(y)
     n = y.shape[0]
+    auto = folds is None
+    if auto:
+        folds = 5
     if isinstance(folds, bool) or not isinstance(folds, int | np.integer) or folds < 2:
         raise ParameterError(f"folds={folds!r} must be an integer >= 2, e.g. 5")
     folds = int(folds)
@@ -102,6 +118,13 @@ def plan_splits(y: Sequence[Any] | np.ndarray, *,
             notes.append(f"only {n_groups} group: ignored it and used stratified folds, so the "
                          "estimate is NOT group-independent")
             groups = None
+        elif auto and n_groups <= LOGO_MAX_GROUPS:
+            splits = list(LeaveOneGroupOut().split(y, y, g))
+            notes.append(f"{n_groups} groups: one fold per group (leave one group out), so each "
+                         "model trains on every other group, as a deployed one would")
+            _unseen_notes(y, splits, notes)
+            return CVPlan(tuple(splits), f"LeaveOneGroupOut over {n_groups} groups", True,
+                          tuple(notes))
         else:
             if n_groups < folds:
                 notes.append(f"only {n_groups} groups: using {n_groups} group-wise folds instead "
@@ -113,12 +136,7 @@ def plan_splits(y: Sequence[Any] | np.ndarray, *,
                 splits = list(GroupKFold(n_splits=folds, shuffle=True,
                                          random_state=random_state).split(y, y, g))
                 name = f"GroupKFold(n_splits={folds}, shuffle=True) over {n_groups} groups"
-            for i, (tr, te) in enumerate(splits):
-                unseen = np.setdiff1d(np.unique(y[te]), np.unique(y[tr]))
-                if unseen.size:
-                    notes.append(f"fold {i + 1} tests classes {unseen.tolist()[:5]} absent from "
-                                 "its training part (labels and groups are confounded): its "
-                                 "accuracy understates what any scaler can do")
+            _unseen_notes(y, splits, notes)
             return CVPlan(tuple(splits), name, True, tuple(notes))
     if counts.min() < folds:
         notes.append(f"class {labels[counts.argmin()]!r} has only {counts.min()} clips, fewer "
@@ -129,6 +147,16 @@ def plan_splits(y: Sequence[Any] | np.ndarray, *,
         splits = list(splitter.split(np.zeros(n), y))
     return CVPlan(tuple(splits), f"StratifiedKFold(n_splits={folds}, shuffle=True)", False,
                   tuple(notes))
+
+
+def _unseen_notes(y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],
+                  notes: list[str]) -> None:
+    for i, (tr, te) in enumerate(splits):
+        unseen = np.setdiff1d(np.unique(y[te]), np.unique(y[tr]))
+        if unseen.size:
+            notes.append(f"fold {i + 1} tests classes {unseen.tolist()[:5]} absent from its "
+                         "training part (labels and groups are confounded): its accuracy "
+                         "understates what any scaler can do")
 
 
 def _group_splits(y: np.ndarray, g: np.ndarray, folds: int,

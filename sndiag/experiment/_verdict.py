@@ -1,10 +1,16 @@
-"""The plain-language verdict: no more certain than the folds allow."""
+"""The recommendation and the plain-language verdict: no more certain than the folds allow.
+
+:func:`recommend` picks the pipeline to use: the best mean accuracy among the configurations that
+were finished on whole training folds, converged, and learnt more than chance. :func:`verdict`
+says it first, with its accuracy, interval and gains over the raw data and over the question's
+per-pixel standardization; then every configuration significantly worse than the raw data; then
+why, from the same statistics (and the same lowest-SNR rows) the dashboard shows.
+"""
 
 from __future__ import annotations
 
 import math
-import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,6 +19,7 @@ from sndiag.experiment._result import ConfigResult, ExperimentResult
 if TYPE_CHECKING:
     from sndiag.stats import PixelStats
 
+__all__ = ["ALPHA", "pipeline_text", "recommend", "verdict"]
 
 ALPHA = 0.05
 
@@ -38,35 +45,92 @@ def _relation(diff: float, p: float) -> str:
     return "not distinguishable from"
 
 
-def _overlap(a: ConfigResult, b: ConfigResult) -> bool:
-    return a.ci_low <= b.ci_high and b.ci_low <= a.ci_high
+def pipeline_text(scaler: str, mask: str = "none") -> str:
+    """The pipeline in words: ``"db -> band (per-band standardization), rows 43-59 masked"``.
 
-
-def _times(g: float) -> str:
-    """A multiplication factor: ``'40x'``, ``'3.5e+10x'``."""
-    if g < 10:
-        return f"{g:.1f}x"
-    return f"{g:.0f}x" if g < 10_000 else f"{g:.1e}x"
-
-
-def _evidence(result: ExperimentResult, stats: PixelStats) -> str | None:
-    """Which mel rows per-pixel standardization amplifies most, from the whole-data statistics.
-
-    Low-SNR rows are those whose pooled ``row_snr`` is below half the median row's (else the 10%
-    lowest). Their amplification is the median over their pixels of ``global_std / std`` - how
-    much more per-pixel standardization multiplies a pixel than one global scale would.
+    Examples
+    --------
+    >>> pipeline_text("db+standard", "rows:43-59")
+    'db (decibels) -> standard (per-pixel standardization), rows 43-59 masked'
+    >>> pipeline_text("none")
+    'the raw data, no compression or scaling'
     """
-    from sndiag.masks import format_ranges
+    from sndiag.masks import MaskSpec
+    from sndiag.scalers import SCALERS
 
-    row_snr = np.abs(np.asarray(stats.row_snr, dtype=float))
-    if row_snr.size == 0 or not np.isfinite(row_snr).any():
+    short = {"db": "decibels", "log1p": "log(1 + x)", "pcen": "PCEN", "clip": "per-clip",
+             "standard": "per-pixel standardization", "std_floor": "per-pixel standardization "
+             "with a std floor", "band": "per-band standardization", "global": "one global "
+             "scale", "robust": "per-pixel median/IQR", "median": "per-pixel median centring",
+             "minmax": "per-pixel min-max", "maxabs": "per-pixel max-abs"}
+    parts = [p for p in scaler.split("+") if p != "none"]
+    steps = " -> ".join(f"{p} ({short.get(p, SCALERS[p].title if p in SCALERS else p)})"
+                        for p in parts)
+    text = steps or "the raw data, no compression or scaling"
+    spec = MaskSpec.parse(mask)
+    if not spec.is_empty:
+        what = spec.describe()
+        text += f", {what} masked" if spec.mode == "off" else f", mask: {what}"
+    if parts and len(parts) == 1 and parts[0] in ("db", "log1p", "pcen", "clip"):
+        text += ", no scaling after it"
+    return text
+
+
+def recommend(result: ExperimentResult) -> dict[str, Any] | None:
+    """The pipeline to use, as JSON-ready data (None when no configuration may be recommended).
+
+    Keys: ``scaler``, ``mask``, ``mean``, ``ci_low``, ``ci_high``, ``pipeline`` (words), and
+    ``vs_raw`` / ``vs_standard`` (``{"diff", "p"}`` when those configurations were run).
+    """
+    best = result.best
+    if best is None:
         return None
-    med = float(np.median(row_snr))
-    low = np.flatnonzero(row_snr < 0.5 * med)
-    if low.size == 0 or low.size > row_snr.size // 2:
-        low = np.sort(np.argsort(row_snr, kind="stable")[: max(1, row_snr.size // 10)])
-    text = (f"mel rows {format_ranges(low.tolist())} have the lowest SNR (mean/std over clips "
-            f"<= {float(row_snr[low].max()):.2g}; median row {med:.2g})")
+    out: dict[str, Any] = {"scaler": best.scaler, "mask": best.mask, "mean": best.mean,
+                           "ci_low": best.ci_low, "ci_high": best.ci_high,
+                           "pipeline": pipeline_text(best.scaler, best.mask)}
+    for key, ref in (("vs_raw", result.get("none")), ("vs_standard", result.get("standard"))):
+        if ref is not None and ref is not best:
+            diff, p = result.compare(best, ref)
+            out[key] = {"diff": diff, "p": None if not math.isfinite(p) else p}
+    return out
+
+
+def _cause(c: ConfigResult, result: ExperimentResult) -> str:
+    """The likely cause of a configuration that learnt nothing or did not converge."""
+    steps = c.scaler.split("+")
+    last = steps[-1]
+    compressed = any(s in ("db", "log1p", "pcen") for s in steps)
+    if last in ("robust", "minmax", "maxabs"):
+        return ("per-pixel spreads of zero (mostly silent pixels) leave those pixels unscaled "
+                "while their near-silent neighbours get enormous gains: amplified noise swamps "
+                "the signal")
+    if last in ("db", "log1p", "pcen") and result.classifier != "ridge":
+        return ("compressed values are left unscaled (around -100 dB for silence): "
+                f"{result.classifier} optimizes poorly on them; scale after compressing "
+                f"(e.g. {last}+standard)")
+    if not c.converged:
+        return "the optimizer stopped before its optimum on this scaling"
+    if not compressed and result.dataset.get("scale_guess") == "linear":
+        return ("linear power is heavy-tailed: a few loud pixels dominate the fit, whatever the "
+                "per-pixel scaling; compress first (e.g. db)")
+    return "nothing in this representation separates the classes for this classifier"
+
+
+def _why(result: ExperimentResult, stats: PixelStats) -> str:
+    """Why per-pixel standardization does what it does here: the lowest-SNR rows and the gain
+    it gives them, worded as the Scalers page words it (amplified / damped)."""
+    from sndiag.effects import describe_effect
+    from sndiag.masks import format_ranges, lowest_snr_rows
+
+    row_snr = np.asarray(stats.row_snr, dtype=float)
+    low = lowest_snr_rows(row_snr)
+    if low.size == 0:
+        return ""
+    which = (f"mel row {int(low[0])} has" if low.size == 1
+             else f"mel rows {format_ranges(low.tolist())} have")
+    text = (f"{which} the lowest SNR (mean/std over clips <= "
+            f"{float(np.abs(row_snr[low]).max()):.2g}; median row "
+            f"{float(np.median(np.abs(row_snr))):.2g})")
     if result.dataset.get("scale_guess") == "db":
         text += " (on dB values mean/std is only a rough SNR)"
     fisher = getattr(stats, "row_fisher", None)
@@ -76,76 +140,29 @@ def _evidence(result: ExperimentResult, stats: PixelStats) -> str | None:
         if f_low < 0.5 * f_all:
             text += (f" and little class information (Fisher ratio {f_low:.2g} vs {f_all:.2g} "
                      "for the median row)")
-    g_std = float(getattr(stats, "global_std", 0.0) or 0.0)
-    gain = getattr(stats, "noise_gain", None)
-    if gain is not None and g_std > 0:
-        rel = np.asarray(gain, dtype=float) * g_std
-        zero = np.asarray(getattr(stats, "zero_std", np.zeros(rel.shape, bool)), dtype=bool)
-        rel = np.where(zero, np.nan, rel)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            row_gain = np.nanmedian(rel, axis=1)
-        if np.isfinite(row_gain[low]).any() and np.isfinite(row_gain).any():
-            text += (f"; relative to one global scale, per-pixel standardization multiplies "
-                     f"their pixels by a median {_times(float(np.nanmedian(row_gain[low])))} "
-                     f"(typical row: {_times(float(np.nanmedian(row_gain)))})")
-    return text
-
-
-def _why(result: ExperimentResult, stats: PixelStats | None, standard: ConfigResult | None,
-         none: ConfigResult | None, best: ConfigResult) -> str:
-    """Descriptive evidence from the whole-dataset statistics; the folds decide the claims."""
-    if stats is None:
-        return ""
-    evidence = _evidence(result, stats)
-    if evidence is None:
-        return ""
-    if standard is None or none is None:
-        return f"Descriptively, {evidence}."
-    diff_sn, p_sn = result.compare(standard, none)
-    diff_bs, p_bs = result.compare(best, standard) if best is not standard else (0.0, math.nan)
-    beats_standard = math.isfinite(p_bs) and p_bs < ALPHA and diff_bs > 0
-    hurts = (math.isfinite(p_sn) and p_sn < ALPHA and diff_sn < 0) or beats_standard
-    helps = math.isfinite(p_sn) and p_sn < ALPHA and diff_sn > 0
-    if hurts:
-        text = ("Why per-pixel standardization loses here: it gives every pixel unit variance, "
-                f"so noise counts as much as signal; {evidence}.")
-        if beats_standard and best is not none:
-            text += f" {best.label} avoids that amplification."
-        return text
-    if helps:
-        return (f"Putting every pixel on a common scale helps more than the amplified noise "
-                f"hurts here, although {evidence}.")
-    return (f"Descriptively, {evidence}; with {result.folds} folds the accuracy change of "
-            "per-pixel standardization is not distinguishable from fold-to-fold noise.")
+    reading = describe_effect(np.asarray(stats.noise_gain, dtype=float), row_snr,
+                              zero_std=np.asarray(stats.zero_std, dtype=bool))
+    return (f"Why: {text}; per-pixel standardization (gain 1/std) on the raw data: {reading}. "
+            "The same rows are listed on the Statistics and Scalers pages.")
 
 
 def verdict(result: ExperimentResult, stats: PixelStats | None = None) -> str:
     """Plain-language conclusion of an experiment, no more certain than its folds allow.
 
-    Comparisons use :func:`corrected_ttest` on the shared folds: "better/worse than" only when
-    ``p < 0.05``, otherwise "not distinguishable from". The explanation cites the whole
-    dataset's row SNR and noise gain from ``stats`` (descriptive only: statistics computed on all
-    clips never decide a comparison).
-
-    Parameters
-    ----------
-    result : ExperimentResult
-    stats : PixelStats or None
-        :func:`sndiag.stats.compute_stats` of the dataset; without it, no explanation.
-
-    Returns
-    -------
-    str
+    The first sentence is the recommendation (:func:`recommend`). Comparisons use the corrected
+    paired t-test on the shared folds: "better/worse than" only when ``p < 0.05``, otherwise
+    "not distinguishable from". The explanation cites the whole dataset's statistics
+    (descriptive only: they never decide a comparison).
 
     Examples
     --------
-    >>> mk = lambda s, a: ConfigResult(s, "none", "logreg", a, float(np.mean(a)), 0, 0, None, 1)
-    >>> r = ExperimentResult({}, "logreg", 3, "StratifiedKFold(n_splits=3)",
+    >>> mk = lambda s, a: ConfigResult(s, "none", "ridge", a, float(np.mean(a)), min(a), max(a),
+    ...                                None, 1, n_train=[20] * 3, n_test=[10] * 3)
+    >>> r = ExperimentResult({}, "ridge", 3, "StratifiedKFold(n_splits=3)",
     ...                      [mk("none", [0.6, 0.7, 0.65]), mk("band", [0.62, 0.69, 0.67])],
     ...                      [20, 20, 20], [10, 10, 10])
     >>> print(verdict(r))  # doctest: +ELLIPSIS
-    Best of 2 configurations: band ... It is not distinguishable from the original data ...
+    Use band (per-band standardization): 66.0% ... (p = 0.592, not distinguishable from it)...
     """
     done = [c for c in result.configurations if math.isfinite(c.mean)]
     parts: list[str] = []
@@ -153,60 +170,74 @@ def verdict(result: ExperimentResult, stats: PixelStats | None = None) -> str:
         parts.append("Cancelled: partial result over the configurations that finished.")
     if not done:
         return " ".join(parts + ["No configuration finished; nothing to conclude."])
-    best = result.best
-    assert best is not None
     k = result.folds
-    fold_kind = "group-independent" if result.grouped else "stratified"
-    parts.append(f"Best of {len(done)} configurations: {best.label} with {_pct(best.mean)} mean "
-                 f"accuracy ({_ci(best)}) over {k} {fold_kind} folds ({result.classifier}).")
-    # "The original data" is the unscaled, unmasked baseline; every configuration (any mask)
-    # shares its folds, so the paired test applies to each of them against it.
-    none0 = result.get("none")
-    none = none0 or result.get("none", best.mask)
+    fold_kind = ("leave-one-group-out" if "LeaveOneGroupOut" in result.splitter
+                 else "group-independent" if result.grouped else "stratified")
+    best = result.best
+    raw = result.get("none")
     standard = result.get("standard")
-    n_cmp = len(done) - 1
-    if none is not None and best is not none:
-        diff, p = result.compare(best, none)
-        rel = _relation(diff, p)
-        sentence = (f"It is {rel} the original data ({none.label}: {_pct(none.mean)}, {_ci(none)}): "
-                    f"{100 * diff:+.1f} points, corrected paired t-test {_pval(p)}")
-        if rel == "better than":
-            sentence += ("; the 95% intervals overlap, so the size of the gain is uncertain"
-                         if _overlap(best, none) else "; the 95% intervals do not overlap")
-            if n_cmp > 1 and p >= ALPHA / n_cmp:
-                sentence += (f"; with {n_cmp} configurations compared to it one such p-value can "
-                             f"occur by chance (Bonferroni threshold {ALPHA / n_cmp:.2g})")
-        else:
-            sentence += f" with {k} folds"
-        parts.append(sentence + ".")
-    elif none is not None:
-        others = [c for c in done if c is not none]
-        if others:
-            second = max(others, key=lambda c: c.mean)
-            diff, p = result.compare(second, none)
-            parts.append(f"The original data is the best configuration; the runner-up {second.label} "
-                         f"({_pct(second.mean)}) is {_relation(diff, p)} it "
-                         f"({100 * diff:+.1f} points, {_pval(p)}).")
-    if standard is not None and none0 is not None:
-        diff, p = result.compare(standard, none0)
+    if best is None:
+        parts.append("No configuration can be recommended: not one both converged and scored "
+                     f"above chance ({_pct(result.chance)}) on whole training folds.")
+    else:
+        head = "Use " + (pipeline_text(best.scaler, best.mask) if best is not raw
+                         else "the raw data (no compression, no scaling)")
+        head += (f": {_pct(best.mean)} mean accuracy ({_ci(best)}) over {k} {fold_kind} folds "
+                 f"({result.classifier})")
+        gains = []
+        if raw is not None and best is not raw:
+            diff, p = result.compare(best, raw)
+            gains.append(f"{100 * diff:+.1f} points over the raw data ({_pval(p)}, "
+                         f"{_relation(diff, p)} it)")
+        if standard is not None and best is not standard:
+            diff, p = result.compare(best, standard)
+            gains.append(f"{100 * diff:+.1f} over the question's per-pixel standardization "
+                         f"({_pval(p)})")
+        parts.append(head + (", " + " and ".join(gains) if gains else "") + ".")
+        ties = [c for c in done if c is not best and c.usable and c.same_as is None
+                and result.compare(best, c)[1] >= ALPHA]
+        if ties:
+            names = ", ".join(c.label for c in sorted(ties, key=lambda c: -c.mean)[:4])
+            parts.append(f"Not distinguishable from it on these folds: {names}"
+                         f"{', ...' if len(ties) > 4 else ''}.")
+    if raw is not None:
+        worse = [c for c in done if c is not raw and c.p_vs_none is not None
+                 and c.p_vs_none < ALPHA and c.mean < raw.mean]
+        if worse:
+            items = [f"{c.label} ({_pct(c.mean)}, {100 * (c.mean - raw.mean):+.1f} points, "
+                     f"{_pval(c.p_vs_none or math.nan)}"
+                     + (", at screening" if c.stage == "screening" else "") + ")"
+                     for c in sorted(worse, key=lambda c: c.mean)]
+            parts.append(f"Significantly worse than the raw data ({_pct(raw.mean)}): "
+                         + "; ".join(items[:8]) + ("; ..." if len(items) > 8 else "") + ".")
+    if standard is not None and raw is not None:
+        diff, p = result.compare(standard, raw)
         parts.append(f"Per-pixel standardization (the question's (X - X.mean(0)) / X.std(0)) "
-                     f"scores {_pct(standard.mean)} ({_ci(standard)}): {_relation(diff, p)} the "
-                     f"original data ({100 * diff:+.1f} points, {_pval(p)}).")
-        if best is not standard and best is not none0:
-            diff_b, p_b = result.compare(best, standard)
-            parts.append(f"{best.label} is {_relation(diff_b, p_b)} per-pixel standardization "
-                         f"({100 * diff_b:+.1f} points, {_pval(p_b)}).")
-    why = _why(result, stats, standard, none0, best)
-    if why:
-        parts.append(why)
-    undecided = [c for c in done if c.scaler != "none"
-                 and not (c.p_vs_none is not None and c.p_vs_none < ALPHA)]
-    if undecided or k < 5:
+                     f"scores {_pct(standard.mean)} ({_ci(standard)}): {_relation(diff, p)} "
+                     f"the raw data ({100 * diff:+.1f} points, {_pval(p)}).")
+    if stats is not None:
+        why = _why(result, stats)
+        if why:
+            parts.append(why)
+    flagged = [c for c in done if (not c.converged or c.at_chance) and c.same_as is None]
+    if flagged:
+        groups: dict[tuple[str, str], list[str]] = {}
+        for c in flagged:
+            what = "not above chance" if c.at_chance else "not converged"
+            if c.at_chance and not c.converged:
+                what = "not converged, not above chance"
+            groups.setdefault((what, _cause(c, result)), []).append(c.label)
+        items = [f"{', '.join(labels[:6])}{', ...' if len(labels) > 6 else ''} ({what}: {why})"
+                 for (what, why), labels in groups.items()]
+        parts.append("Never recommended: " + "; ".join(items) + ".")
+    info = result.search or {}
+    if info.get("screening"):
+        parts.append(f"Searched {len(done)} pipelines: each screened on "
+                     f"{100 * info['screening']['share']:.0f}% of every training fold, "
+                     f"{info.get('finished', 0)} finished on whole folds; the recommendation "
+                     "is chosen among those, on the same folds, so its accuracy is a little "
+                     "optimistic.")
+    if k < 5:
         parts.append(f"'Not distinguishable' is not 'equal': {k} folds of {sum(result.n_test)} "
                      "clips cannot resolve smaller differences; more folds or data might.")
-    capped = [c.label for c in done if any("did not converge" in n for n in c.notes)]
-    if capped:
-        parts.append(f"Logistic regression hit its iteration cap for {', '.join(capped[:4])}"
-                     f"{' ...' if len(capped) > 4 else ''} (slow convergence on that scaling is "
-                     "part of the phenomenon).")
     return " ".join(parts)

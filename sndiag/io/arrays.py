@@ -3,7 +3,7 @@
 A dataset file is a plain, uncompressed ``.npz`` (what :func:`save` writes):
 
 * ``X``: float32 ``(N, n_mels, n_frames)``;
-* ``y``, ``groups``: unicode arrays (absent when unknown); ``names``: unicode array;
+* ``y``, ``groups``, ``split``: unicode arrays (absent when unknown); ``names``: unicode array;
 * ``meta``: a JSON string ``{"provenance": {...}, "skipped": [{"name", "reason"}, ...]}``.
 
 :func:`load_arrays` reads that, and also plain arrays: a ``.npy`` (the array is ``X``), or an
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: Arrays of a dataset ``.npz`` that sndiag reads; others are reported as ignored.
-ARRAY_KEYS = ("X", "y", "groups", "names", "meta")
+ARRAY_KEYS = ("X", "y", "groups", "names", "split", "meta")
 NPY_MAGIC = b"\x93NUMPY"
 _PROV_NUMBERS = ("min", "median", "max", "mean", "window", "n_padded", "n_cropped")
 
@@ -67,6 +67,8 @@ def dataset_arrays(ds: Dataset) -> dict[str, np.ndarray]:
         arrays["y"] = ds.y
     if ds.groups is not None:
         arrays["groups"] = ds.groups
+    if ds.split is not None:
+        arrays["split"] = ds.split
     meta = {"provenance": ds.provenance, "skipped": [s.to_dict() for s in ds.skipped]}
     arrays["meta"] = np.array(json.dumps(meta))
     return arrays
@@ -324,7 +326,7 @@ def load_arrays(source: str | os.PathLike[str] | bytes | BinaryIO, *,
                          "raise SNDIAG_MAX_CLIPS")
     X, n_bad = check_values(X, where=f"{where}: X", nan_policy=nan_policy)
     n = X.shape[0]
-    for key in ("y", "groups", "names"):
+    for key in ("y", "groups", "names", "split"):
         v = arrays.get(key)
         if v is not None and v.size != n:
             raise ShapeError(f"{where}: {key} has {v.size} entries but X has {n} clips; "
@@ -344,4 +346,4 @@ def load_arrays(source: str | os.PathLike[str] | bytes | BinaryIO, *,
     if n_bad:
         provenance["nan_replaced"] = n_bad
     return Dataset(X, y=arrays.get("y"), groups=arrays.get("groups"), names=arrays.get("names"),
-                   provenance=provenance, skipped=skipped)
+                   provenance=provenance, skipped=skipped, split=arrays.get("split"))

@@ -317,7 +317,7 @@ def _build(items: list[Item], *, source: str, config: SpectrogramConfig, labels:
     }
     return Dataset(run.X[keep], y=pick(lab.y), groups=pick(lab.groups),
                    names=[lab.items[i].name for i in keep], provenance=provenance,
-                   skipped=tuple(all_skipped))
+                   skipped=tuple(all_skipped), split=pick(lab.split))
 
 
 # -- public audio entry points ----------------------------------------------------------------
@@ -343,7 +343,7 @@ def from_files(files: Sequence[FileSpec], *, config: SpectrogramConfig = DEFAULT
         Pattern with named groups ``label`` (required) and ``group`` (optional), searched in each
         file name; files that do not match are skipped.
     labels_csv : path or bytes, optional
-        CSV with a header row ``path,label[,group]``; paths relative to ``root``, to a wrapper
+        CSV with a header row ``path,label[,group][,split]``; paths relative to ``root``, to a wrapper
         folder, or bare file names; extra columns are ignored. Files not listed, and rows without
         a file, are reported in ``skipped``.
     root : path, optional

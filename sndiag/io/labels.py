@@ -4,12 +4,16 @@ Every audio reader (:mod:`sndiag.io.clips`, the chunked extraction of :mod:`sndi
 lists its candidate clips as :class:`Item` (a relative posix name and where its bytes are), then
 labels them here with :func:`assign_labels`, in this order of precedence:
 
-* ``labels_csv``: a manifest with a header row ``path,label[,group]``;
+* ``labels_csv``: a manifest with a header row ``path,label[,group][,split]``;
 * ``label_regex``: a pattern with named groups ``label`` and optionally ``group``, searched in
   each file name (FSDD: ``(?P<label>\\d)_(?P<group>[a-z]+)_\\d+\\.wav``);
 * ``labels="folder"`` (the default): the first folder level under the common root of the clip
   names, so a folder or zip of class folders works whether or not it is wrapped in one top
-  folder. When no clip sits in a folder, the dataset is unlabelled.
+  folder. When no clip sits in a folder, the dataset is unlabelled. When that level holds only
+  split names (``train``, ``test``, ``val``, ...), it is the split and the next level the label.
+
+A split (which clips train, which test) comes from a ``split`` column of the CSV, a ``split``
+group of the pattern, or ``train/`` / ``test/`` folders.
 
 Clips a source cannot label are returned as :class:`~sndiag.dataset.Skipped` with the reason.
 """
@@ -52,6 +56,7 @@ class Labelled:
     groups: list[str] | None
     skipped: list[Skipped] = field(default_factory=list)
     how: str = "none"
+    split: list[str] | None = None
 
 
 def clean_name(name: str) -> str:
@@ -82,15 +87,20 @@ def _folder_labels(items: list[Item]) -> Labelled:
         if common == 0:
             return Labelled(items, None, None, how="none (no class folders)")
         common -= 1  # a single class folder (possibly wrapped): its name is the label
-    kept, y, skipped = [], [], []
+    top = {d[common] for d in dirs if len(d) > common}
+    by_split = top <= SPLIT_NAMES and all(len(d) > common + 1 for d in dirs)
+    level = common + 1 if by_split else common
+    kept, y, split, skipped = [], [], [], []
     for it, d in zip(items, dirs, strict=True):
-        if len(d) <= common:
+        if len(d) <= level:
             skipped.append(Skipped(it.name, "not inside a class folder; move it into a folder "
                                             "named after its label"))
             continue
         kept.append(it)
-        y.append(d[common])
-    return Labelled(kept, y, None, skipped, how="folder")
+        y.append(d[level])
+        split.append(d[common].lower())
+    return Labelled(kept, y, None, skipped, how="folder" + (" (split folders)" if by_split else ""),
+                    split=split if by_split else None)
 
 
 def _regex_labels(items: list[Item], pattern: str) -> Labelled:
@@ -105,7 +115,8 @@ def _regex_labels(items: list[Item], pattern: str) -> Labelled:
             r"'(?P<label>\d)_(?P<group>[a-z]+)_\d+\.wav'"
         )
     has_group = "group" in rx.groupindex
-    kept, y, groups, skipped = [], [], [], []
+    has_split = "split" in rx.groupindex
+    kept, y, groups, split, skipped = [], [], [], [], []
     for it in items:
         m = rx.search(posixpath.basename(it.name))
         if m is None or not m.group("label"):
@@ -114,10 +125,14 @@ def _regex_labels(items: list[Item], pattern: str) -> Labelled:
         kept.append(it)
         y.append(m.group("label"))
         groups.append((m.group("group") or "") if has_group else "")
-    return Labelled(kept, y, groups if has_group else None, skipped, how=f"regex {pattern}")
+        split.append((m.group("split") or "").lower() if has_split else "")
+    return Labelled(kept, y, groups if has_group else None, skipped, how=f"regex {pattern}",
+                    split=split if has_split else None)
 
 
 _PATH_COLUMNS = ("path", "file", "filename")
+#: Folder names read as a split rather than a label.
+SPLIT_NAMES = frozenset({"train", "test", "val", "valid", "validation", "dev", "eval"})
 
 
 def _read_csv(labels_csv: str | os.PathLike[str] | bytes) -> tuple[list[dict[str, str]], str]:
@@ -148,7 +163,7 @@ def _read_csv(labels_csv: str | os.PathLike[str] | bytes) -> tuple[list[dict[str
             norm = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()
                     if isinstance(v, str | type(None))}
             rows.append({"path": norm.get(path_col, ""), "label": norm.get("label", ""),
-                         "group": norm.get("group", "")})
+                         "group": norm.get("group", ""), "split": norm.get("split", "").lower()})
     except csv.Error as exc:  # e.g. a field above csv.field_size_limit(), an unclosed quote
         raise ParameterError(f"{where} is not a readable CSV ({exc}); it needs a header row "
                              "'path,label' (optionally ',group'), then one row per file") from None
@@ -158,7 +173,8 @@ def _read_csv(labels_csv: str | os.PathLike[str] | bytes) -> tuple[list[dict[str
 def _csv_labels(items: list[Item], labels_csv: str | os.PathLike[str] | bytes) -> Labelled:
     rows, where = _read_csv(labels_csv)
     has_group = any(r["group"] for r in rows)
-    table: dict[str, tuple[str, str]] = {}
+    has_split = any(r["split"] for r in rows)
+    table: dict[str, tuple[str, str, str]] = {}
     skipped: list[Skipped] = []
     for r in rows:
         if not r["path"]:
@@ -167,13 +183,13 @@ def _csv_labels(items: list[Item], labels_csv: str | os.PathLike[str] | bytes) -
         if not r["label"]:
             skipped.append(Skipped(key, f"empty label in {where}"))
             continue
-        entry = (r["label"], r["group"])
+        entry = (r["label"], r["group"], r["split"])
         if key in table and table[key] != entry:
             raise DataError(f"{where} lists {key!r} twice with different labels "
                             f"({table[key][0]!r}, {entry[0]!r}); keep one row per file")
         table[key] = entry
     used: set[str] = set()
-    kept, y, groups = [], [], []
+    kept, y, groups, split = [], [], [], []
     for it in items:
         parts = it.name.split("/")
         # The CSV path may be relative to the root, to a wrapper folder, or a bare file name.
@@ -186,10 +202,12 @@ def _csv_labels(items: list[Item], labels_csv: str | os.PathLike[str] | bytes) -
         kept.append(it)
         y.append(table[key][0])
         groups.append(table[key][1])
+        split.append(table[key][2])
     for key in table:
         if key not in used:
             skipped.append(Skipped(key, f"listed in {where} but no such audio file was found"))
-    return Labelled(kept, y, groups if has_group else None, skipped, how=f"csv {where}")
+    return Labelled(kept, y, groups if has_group else None, skipped, how=f"csv {where}",
+                    split=split if has_split else None)
 
 
 def assign_labels(items: list[Item], *, labels: str, label_regex: str | None,

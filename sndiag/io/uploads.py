@@ -37,6 +37,7 @@ __all__ = [
     "LABEL_MODES",
     "check_upload_size",
     "clip_audio",
+    "holdout_split",
     "label_options",
     "list_server_folders",
     "load_array_upload",
@@ -172,6 +173,31 @@ def load_zip_upload(name: str, data: bytes, *, config: SpectrogramConfig,
     return _named(ds, name), AudioSource("zip", archive=data)
 
 
+# -- splits -------------------------------------------------------------------------------------
+def holdout_split(ds: Dataset, groups: Sequence[str]) -> Dataset:
+    """``ds`` with a split: the clips of ``groups`` are the test part, the rest the train part.
+
+    Examples
+    --------
+    >>> d = Dataset(np.zeros((4, 2, 2)), groups=["a", "a", "b", "c"])
+    >>> holdout_split(d, ["b"]).split.tolist()
+    ['train', 'train', 'test', 'train']
+    """
+    if ds.groups is None:
+        raise ParameterError("the dataset has no groups to hold out; load it with a group "
+                             "(a file-name pattern or a CSV with a group column)")
+    held = {str(g) for g in groups}
+    unknown = held - set(ds.groups.tolist())
+    if unknown or not held:
+        raise ParameterError(f"hold out some of the dataset's groups; {sorted(unknown)} are not "
+                             "among them" if unknown else "choose at least one group to hold out")
+    if held >= set(ds.groups.tolist()):
+        raise ParameterError("holding out every group leaves nothing to train on; keep one")
+    split = np.where(np.isin(ds.groups, list(held)), "test", "train")
+    prov = {**ds.provenance, "split": f"groups {', '.join(sorted(held))} held out as test"}
+    return ds.replace(split=split, provenance=prov)
+
+
 # -- server folders ---------------------------------------------------------------------------
 def list_server_folders(root: Path, *, max_depth: int = 2, limit: int = 500) -> list[str]:
     """Sub-folders of ``root`` (relative posix paths, ``"."`` for the root itself).
@@ -255,6 +281,11 @@ def clip_audio(ds: Dataset, index: int, source: AudioSource | None, *,
             data = matches[0] if len(matches) == 1 else None
     elif source is not None and source.kind == "zip" and source.archive is not None:
         data = _read_member(source.archive, name, int(limits.max_upload_mb * MB))
+    elif ds.provenance.get("sample"):  # the shipped FSDD sample
+        from sndiag.demo import sample_folder
+
+        path = sample_folder() / name
+        data = str(path) if path.is_file() and path.parent == sample_folder() else None
     else:
         folder = source.root if source is not None and source.kind == "folder" \
             else ds.provenance.get("source")

@@ -69,7 +69,13 @@ from sndiag.scalers._affine import (
     StdFloorScaler,
 )
 from sndiag.scalers._base import NotInvertibleError, affine_maps
-from sndiag.scalers._compose import ComposedScaler
+from sndiag.scalers._compose import (
+    ComposedScaler,
+    ZeroPixels,
+    compresses,
+    with_mask,
+    without_mask,
+)
 from sndiag.scalers._registry import (
     SCALERS,
     ScalerInfo,
@@ -105,10 +111,14 @@ __all__ = [
     "PixelStandardScaler",
     "ScalerInfo",
     "StdFloorScaler",
+    "ZeroPixels",
     "affine_maps",
+    "compresses",
     "make_scaler",
     "scaler_from_params",
     "scaler_info",
     "scaler_names",
     "scaler_params",
+    "with_mask",
+    "without_mask",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 
 from sndiag.errors import ParameterError
@@ -68,3 +69,84 @@ class ComposedScaler(Pipeline):
         X2, img, _ = _as_2d(first, X, reset=False, stateful=not getattr(first, "_stateless", False))
         Z2 = np.asarray(self.transform(X)).reshape(X2.shape)
         return _empirical_gain(X2, Z2, img)
+
+
+#: Step name of the mask inside a chain (see :func:`with_mask`).
+MASK_STEP = "mask"
+
+
+class ZeroPixels(TransformerMixin, BaseEstimator):
+    """Set fixed pixels to 0: a mask as a pipeline step (stateless, not invertible).
+
+    Parameters
+    ----------
+    pixels : array-like of bool [shape=(n_mels, n_frames)]
+        True where the pixel is masked.
+
+    Examples
+    --------
+    >>> z = ZeroPixels(np.array([[True, False]]))
+    >>> z.fit_transform(np.ones((2, 1, 2))).tolist()
+    [[[0.0, 1.0]], [[0.0, 1.0]]]
+    """
+
+    _stateless = True
+    _invertible = False
+
+    def __init__(self, pixels: Any = None) -> None:
+        self.pixels = pixels
+
+    def fit(self, X: Any, y: Any = None) -> ZeroPixels:
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        X = np.asarray(X)
+        flat = np.asarray(self.pixels, dtype=bool).ravel()
+        n_features = int(np.prod(X.shape[1:]))
+        if flat.size != n_features:
+            raise ParameterError(f"the mask covers {flat.size} pixels but the clips have "
+                                 f"{n_features}; build the mask on the same data")
+        out = X.reshape(X.shape[0], -1).copy()
+        out[:, flat] = 0
+        return out.reshape(X.shape)
+
+
+def compresses(scaler: Any) -> bool:
+    """True when ``scaler`` is or holds a stateless step that changes values (``db``, ``pcen``...).
+
+    Examples
+    --------
+    >>> from sndiag.scalers import make_scaler
+    >>> compresses(make_scaler("db+band")), compresses(make_scaler("db")), compresses(make_scaler("band"))
+    (True, True, False)
+    """
+    steps = [s for _, s in scaler.steps] if isinstance(scaler, Pipeline) else [scaler]
+    return any(getattr(s, "_stateless", False) and not getattr(s, "_identity", False)
+               for s in steps)
+
+
+def with_mask(scaler: Any, pixels: Any) -> ComposedScaler:
+    """``scaler`` with ``pixels`` set to 0 after its compression and before its fitted step.
+
+    The one place a mask enters a pipeline: a masked pixel is a constant 0 where the scaling is
+    fitted (no spread, so no gain; the classifier sees nothing there), whatever the compression
+    would have made of it. Unfitted in, unfitted out.
+
+    Examples
+    --------
+    >>> from sndiag.scalers import make_scaler
+    >>> [name for name, _ in with_mask(make_scaler("db+band"), np.zeros((2, 2), bool)).steps]
+    ['db', 'mask', 'band']
+    """
+    steps = list(scaler.steps) if isinstance(scaler, Pipeline) else [("scaler", scaler)]
+    at = len(steps) if getattr(steps[-1][1], "_stateless", False) else len(steps) - 1
+    steps.insert(at, (MASK_STEP, ZeroPixels(np.asarray(pixels, dtype=bool))))
+    return ComposedScaler(steps)
+
+
+def without_mask(scaler: Any) -> Any:
+    """Undo :func:`with_mask` on a (fitted) chain: the scaler as :func:`make_scaler` built it."""
+    if not isinstance(scaler, Pipeline):
+        return scaler
+    steps = [(n, s) for n, s in scaler.steps if n != MASK_STEP]
+    return steps[0][1] if len(steps) == 1 and steps[0][0] == "scaler" else ComposedScaler(steps)

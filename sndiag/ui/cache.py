@@ -44,7 +44,9 @@ __all__ = [
     "pixel_stats",
     "report_html",
     "scaler_options",
+    "scaler_chains",
     "scaler_registry",
+    "scaler_title",
     "settings",
     "spec_key",
     "store",
@@ -84,17 +86,18 @@ def store() -> Any:
     return _store(_store_location(), _code_version())
 
 
-@st.cache_resource(show_spinner="Building the synthetic demo dataset...", max_entries=2)
+@st.cache_resource(show_spinner="Reading the FSDD sample (300 spoken digits)...", max_entries=2)
 def _demo(location: str, version: int) -> Dataset:
-    from sndiag.demo import make_demo
+    from sndiag.demo import load_sample
 
-    ds = make_demo()
+    ds = load_sample(cache=feature_cache())
     _store(location, version).put(ds)
     return ds
 
 
 def demo_dataset() -> Dataset:
-    """The built-in synthetic demo (built once per process, and put in the store)."""
+    """The dataset the dashboard opens on: the shipped FSDD sample, real audio (read once per
+    process, and put in the store)."""
     return _demo(_store_location(), _code_version())
 
 
@@ -123,9 +126,9 @@ def current_dataset() -> Dataset:
             if isinstance(exc, StoreError) and ds_id not in store():
                 msg = (f"Dataset {ds_id[:12]}… from the link is not in this server's store (it "
                        "may have been loaded on another server, or removed). Showing the "
-                       "synthetic demo instead — load the data again to share it.")
+                       "FSDD sample instead — load the data again to share it.")
             else:
-                msg = f"Dataset {ds_id[:12]}… cannot be opened: {exc}. Showing the demo instead."
+                msg = f"Dataset {ds_id[:12]}… cannot be opened: {exc}. Showing the FSDD sample instead."
             state.notice(msg)
     demo = demo_dataset()
     state.set_value("ds_id", demo.content_hash)
@@ -254,6 +257,22 @@ def scaler_registry() -> dict[str, dict[str, Any]]:
             "invertible": bool(getattr(info, "invertible", True)),
         }
     return out
+
+
+@st.cache_data(show_spinner=False, max_entries=1)
+def scaler_chains() -> list[str]:
+    """The compress-then-scale chains of the experiment's search (``db+band``, ...)."""
+    from sndiag.experiment import DEFAULT_SCALERS
+
+    return [n for n in DEFAULT_SCALERS if "+" in n]
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def scaler_title(name: str) -> str:
+    """The title of a scaler or chain (``"Decibels (power_to_db), then Per-band ..."``)."""
+    from sndiag.scalers import scaler_info
+
+    return str(scaler_info(name).title)
 
 
 # -- figures -------------------------------------------------------------------------------------

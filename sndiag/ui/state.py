@@ -7,7 +7,7 @@ fresh browser - or after a server restart - shows the same view:
 =============  =====================  ==================================================
 query param    session key            meaning
 =============  =====================  ==================================================
-``ds``         ``ds_id``              dataset content hash (absent: the synthetic demo)
+``ds``         ``ds_id``              dataset content hash (absent: the FSDD sample)
 ``snr_mode``   ``mask``               the :class:`~sndiag.masks.MaskSpec`, through its own
 ``snr``                               codec (:meth:`~sndiag.masks.MaskSpec.to_query`):
 ``rows``                              SNR rule ``abs``/``pct`` and its value, rows by hand

@@ -145,7 +145,9 @@ def sidebar(ds: Dataset | None, container: Any = None) -> None:
             return
         name = html.escape(ds.name)
         st.markdown(f"**Dataset:** {name}")
-        tag = "synthetic demo" if ds.is_synthetic else f"id `{ds.content_hash[:12]}`"
+        tag = ("synthetic demo" if ds.is_synthetic
+               else "real audio, CC BY-SA 4.0" if ds.provenance.get("sample")
+               else f"id `{ds.content_hash[:12]}`")
         st.caption(f"{ds.n_clips} clips · {ds.shape[0]}×{ds.shape[1]} · {tag}")
         spec = state.mask()
         if spec.mode == "abs" and spec.threshold is None:

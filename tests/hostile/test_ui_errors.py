@@ -142,7 +142,7 @@ def test_refused_upload_shows_the_reason_and_the_app_keeps_working(
     assert len(errors) == 1 and match in errors[0], errors
     assert "Something went wrong" not in errors[0]
     assert _store_files(store_dir) == before, "a refused upload adds nothing to the store"
-    assert any("synthetic demo" in i.value.lower() for i in app.info), "still on the demo"
+    assert any("the fsdd sample" in i.value.lower() for i in app.info), "still on the sample"
     _still_works(app)
 
 
@@ -280,5 +280,5 @@ def test_tampered_meta_renders_the_data_page(app: AppTest) -> None:
     assert any("tampered" in s.value for s in app.subheader)
     assert _metric(app, "Clips") == "6" and _metric(app, "NaN / Inf") == "0"
     assert _metric(app, "Clip duration") == "n/a"
-    assert not any("synthetic demo" in i.value.lower() for i in app.info)
+    assert not any("the fsdd sample" in i.value.lower() for i in app.info)
     _still_works(app)

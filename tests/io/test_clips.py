@@ -544,3 +544,38 @@ def test_fsdd_subset_with_regex_labels_and_speaker_groups(fsdd_dir):
 def test_load_arrays_names_garbage_and_raw_pickles_apart(data, match):
     with pytest.raises(DataError, match=match):
         load_arrays(data)
+
+
+# -- train/test splits ----------------------------------------------------------------------------
+def _tone(freq: float) -> bytes:
+    import io as _io
+
+    import soundfile as sf
+
+    buf = _io.BytesIO()
+    t = np.arange(4000) / 8000
+    sf.write(buf, np.sin(2 * np.pi * freq * t), 8000, format="WAV")
+    return buf.getvalue()
+
+
+def test_train_and_test_folders_are_the_split_and_the_next_level_the_label():
+    from sndiag.config import SpectrogramConfig
+
+    files = [(f"{part}/{label}/{i}.wav", _tone(200 if label == "low" else 2000))
+             for part in ("train", "test") for label in ("low", "high") for i in range(2)]
+    ds = from_files(files, config=SpectrogramConfig(sr=8000))
+    assert sorted(set(ds.y.tolist())) == ["high", "low"]
+    assert ds.split.tolist().count("train") == 4 and ds.split.tolist().count("test") == 4
+    assert ds.train_index.tolist() == [i for i, s in enumerate(ds.split) if s == "train"]
+    back = sio.load_arrays(sio.to_npz_bytes(ds))
+    assert back.split.tolist() == ds.split.tolist() and back.content_hash == ds.content_hash
+
+
+def test_a_split_column_of_the_labels_csv():
+    from sndiag.config import SpectrogramConfig
+
+    files = [(f"{i}.wav", _tone(300)) for i in range(4)]
+    manifest = b"path,label,split\n0.wav,a,train\n1.wav,b,train\n2.wav,a,TEST\n3.wav,b,test\n"
+    ds = from_files(files, config=SpectrogramConfig(sr=8000), labels_csv=manifest)
+    assert ds.split.tolist() == ["train", "train", "test", "test"]
+    assert ds.summary()["split"] == {"test": 2, "train": 2}

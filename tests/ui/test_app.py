@@ -76,9 +76,10 @@ def test_page_renders_on_demo(app: AppTest, page: str) -> None:
     assert _charts(app), "every page shows at least one figure"
 
 
-def test_data_page_marks_the_demo_as_synthetic(app: AppTest) -> None:
+def test_data_page_opens_on_the_real_audio_sample(app: AppTest) -> None:
     app.run()
-    assert any("synthetic demo" in i.value.lower() for i in app.info)
+    assert any("the fsdd sample" in i.value.lower() and "cc by-sa 4.0" in i.value.lower()
+               for i in app.info)
     assert _metric(app, "Image shape") == "60 × 130"
 
 
@@ -193,7 +194,7 @@ def test_unknown_dataset_in_the_link_falls_back_to_the_demo(app: AppTest) -> Non
     warnings = " ".join(w.value for w in app.warning)
     assert "not in this server's store" in warnings
     assert "snr='oops'" in warnings
-    assert any("synthetic demo" in i.value.lower() for i in app.info)
+    assert any("the fsdd sample" in i.value.lower() for i in app.info)
 
 
 # -- uploads --------------------------------------------------------------------------------------
@@ -371,5 +372,35 @@ def test_the_mask_pages_rows_by_hand_reach_the_experiment(app: AppTest) -> None:
     app.switch_page("pages/experiment.py").run()
     _ok(app)
     offered = app.multiselect(key="w_exp_masks")
-    assert offered.value == ["p10+rows:0-1,7"]
+    assert offered.value == ["p10+rows:0-1,7", "auto"]
     assert "p10+rows:0-1,7" in offered.options
+
+
+def test_every_page_names_the_same_lowest_snr_rows(app: AppTest, tmp_path: Path) -> None:
+    """One definition of the lowest-SNR rows: the Statistics page, the Scalers page's reading,
+    the CLI's `stats` and the experiment's verdict name the same rows."""
+    from typer.testing import CliRunner
+
+    from sndiag import io as sio
+    from sndiag.cli import app as cli
+    from sndiag.demo import load_sample
+    from sndiag.experiment._verdict import _why
+    from sndiag.masks import format_ranges, lowest_snr_rows
+    from sndiag.stats import compute_stats
+
+    ds = load_sample()
+    stats = compute_stats(ds.X, ds.y)
+    rows = format_ranges(lowest_snr_rows(stats))
+    app.run()
+    app.switch_page("pages/statistics.py").run()
+    _ok(app)
+    assert any(f"**{rows}**" in m.value for m in app.markdown)
+    app.switch_page("pages/scalers.py").run()
+    _ok(app)
+    assert any(f"rows {rows} (lowest SNR" in i.value for i in app.info)
+    out = CliRunner().invoke(cli, ["stats", str(sio.save(ds, tmp_path / "s.npz"))])
+    assert f"lowest-SNR rows: {rows} " in out.output
+    from sndiag.experiment import ExperimentResult
+
+    assert f"mel rows {rows} have the lowest SNR" in _why(
+        ExperimentResult(ds.summary(), "ridge", 2, "s", [], [1], [1]), stats)

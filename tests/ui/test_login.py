@@ -25,7 +25,7 @@ def test_login_gate_shows_only_the_form(gated):
     at = gated.run()
     assert not at.exception
     assert [t.label for t in at.text_input] == ["Password"]
-    assert "synthetic" not in _texts(at).lower()
+    assert "fsdd sample" not in _texts(at).lower()
     assert not at.get("plotly_chart")
 
 
@@ -42,7 +42,7 @@ def test_login_gate_refuses_wrong_then_accepts_right(gated, monkeypatch):
     at.run()
     assert not at.exception
     assert "Password" not in [t.label for t in at.text_input]
-    assert "synthetic" in _texts(at).lower()
+    assert "fsdd sample" in _texts(at).lower()
 
 
 def test_no_password_means_no_gate(tmp_path, monkeypatch):
