@@ -75,8 +75,9 @@ with st.expander("Load data", expanded=ds.is_synthetic or bool(ds.provenance.get
                                   options=folders, default=".",
                                   valid=lambda v: v if v in folders else folders[0])
 
-    st.caption(f"Uploads up to {limits.max_upload_mb:g} MB in total; at most "
-               f"{limits.max_clips} clips.")
+    st.caption(f"At most {limits.max_upload_mb:g} MB per load, all files together (the "
+               "uploader's per-file limit is checked first; several files must also fit "
+               f"together), and at most {limits.max_clips:,} clips.")
 
     if src != "arrays":
         with st.expander("Extraction settings", icon=":material/settings:"):
@@ -184,6 +185,58 @@ if durations:
 else:
     c[4].metric("Clip duration", "n/a", help="Only known for audio extracted by sndiag.")
 st.caption(f"Content hash `{ds.content_hash}` — the id of this dataset in links and in the store.")
+
+grid = cache.grid_suggestion(ds)
+if grid is not None:
+    with st.container(border=True):
+        st.markdown(f":material/tune: **A grid that fits these clips.** {grid.reason}")
+        st.caption("Same files, labels and groups; the image stays "
+                   f"{grid.config.n_mels} × {grid.config.n_frames}. Command line: "
+                   f"`sndiag extract ... {grid.cli_options(ds.config)}`.")
+        if st.button("Re-extract with these settings", key="btn_reextract",
+                     icon=":material/refresh:"):
+            slot = st.empty()
+            with widgets.guard():
+                bar = slot.progress(0.0, text="Re-extracting...")
+
+                def _progress(done: int, total: int) -> None:
+                    bar.progress(done / max(total, 1), text=f"Re-extracting: {done} / {total}")
+
+                source = ss["audio_sources"].get(ds.content_hash)
+                new = uploads.reextract(ds, source, config=grid.config,
+                                        data_root_dir=settings.data_root, limits=limits,
+                                        cache=cache.feature_cache(), progress=_progress)
+                entry = cache.store().put(new)
+                if source is not None:
+                    ss["audio_sources"][entry.dataset_id] = source
+                state.open_dataset(entry.dataset_id)
+                state.notice(f"Re-extracted **{new.name}** with {grid.cli_options(ds.config)}.",
+                             "success")
+                st.rerun()
+            slot.empty()
+
+hints = cache.group_hints(ds)
+if hints:
+    with st.container(border=True):
+        pick = 0
+        if len(hints) > 1:
+            pick = st.selectbox("Group", options=range(len(hints)), key="group_hint",
+                                format_func=lambda i: f"{hints[i].how} ({hints[i].n_groups} "
+                                                      "values)")
+        h = hints[pick]
+        st.markdown(f":material/groups: **The file names seem to carry a group**: {h.how}, "
+                    f"{h.n_groups} values (e.g. {', '.join(h.examples[:3])}). With groups, the "
+                    "experiment's folds keep each group out of its own training folds, as a "
+                    "model meeting new speakers or kits would be tested.")
+        if st.button("Use it as the groups", key="btn_use_groups", icon=":material/check:"):
+            with widgets.guard():
+                entry = cache.store().put(uploads.with_groups(ds, h))
+                source = ss["audio_sources"].get(ds.content_hash)
+                if source is not None:
+                    ss["audio_sources"][entry.dataset_id] = source
+                state.open_dataset(entry.dataset_id)
+                state.notice(f"Groups set from {h.how}.", "success")
+                st.rerun()
 
 with st.expander("Train / test split" + (f": {', '.join(f'{n} {k}' for k, n in s['split'].items())}"
                                          if s.get("split") else ": none"),

@@ -220,7 +220,14 @@ with widgets.guard():
         "notes": "; ".join(c.notes),
     } for c in sorted(result.configurations, key=lambda c: (c.stage != "final", -c.mean))]
     st.dataframe(rows, key="exp_table", hide_index=True,
-                 column_config={"notes": st.column_config.TextColumn(width="large")})
+                 column_config={"notes": st.column_config.TextColumn(
+                     width="large", help="In full below, under 'Why configurations are flagged'")})
+    flagged = [c for c in result.configurations if c.notes]
+    if flagged:
+        with st.expander(f"Why configurations are flagged ({len(flagged)})",
+                         icon=":material/flag:"):
+            for c in sorted(flagged, key=lambda c: (c.stage != "final", -c.mean)):
+                st.markdown(f"- **{c.label}** ({100 * c.mean:.1f}%): " + "; ".join(c.notes))
     if result.notes:
         with st.expander("Notes", icon=":material/info:"):
             for note in result.notes:

@@ -11,6 +11,7 @@ from sndiag.figures import (
     figure_html,
     figure_png,
     gain_and_snr,
+    png_unavailable,
     row_profile,
     stat_heatmap,
 )
@@ -97,7 +98,8 @@ with widgets.guard():
     if ss.get("_png", (None, None))[0] == png_key:
         png = ss["_png"][1]
         if png is None:
-            c3.caption("PNG needs a headless Chromium on the server; use the HTML file.")
+            c3.caption((png_unavailable() or "Chromium could not render this figure here")
+                       + ".")
         else:
             c3.download_button("PNG", png, file_name=f"{stem}_{fig_key}.png", mime="image/png",
                                key="dl_fig_png", icon=":material/download:", on_click="ignore")

@@ -5,7 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from sndiag.figures import row_profile, stat_heatmap
-from sndiag.masks import Mask, mask_summary, proposed_threshold, snr_percentile, threshold_range
+from sndiag.masks import (
+    Mask,
+    format_ranges,
+    mask_summary,
+    proposed_threshold,
+    snr_percentile,
+    threshold_range,
+)
 from sndiag.ui import cache, router, state, widgets
 
 router.page_setup("Mask", "Masked rows are set to 0 before scaling, so 1/std cannot blow up "
@@ -37,7 +44,9 @@ with left:
                           help="SNR = mean / std of the band over all clips and frames. Choose "
                                "an SNR rule above to use it.")
 
-    flagged = cache.auto_flag_rows(ds.content_hash, stats)
+    auto = cache.auto_flags(ds, stats)
+    flagged = auto.masked_rows
+    why = "; ".join(f"{r.rule}: rows {format_ranges(r.rows)}" for r in auto.reasons)
 
     def _toggle_auto() -> None:
         """Checking pre-selects the flagged rows in the list below; unchecking removes them."""
@@ -55,11 +64,15 @@ with left:
             state.set_mask(now.replace(rows=tuple(sorted(chosen)), auto=False))
 
     state.mask_widget(st.checkbox, "auto",
-                      f"Pre-select auto-flagged rows ({len(flagged)} empty mel band"
-                      f"{'' if len(flagged) == 1 else 's'})", on_change=_toggle_auto,
-                      disabled=not flagged and not spec.auto,
-                      help="Bands that are all zeros or constant carry no information; 1/std is "
-                           "undefined there.")
+                      f"Pre-select auto-flagged rows ({len(flagged)})" if flagged
+                      else "Pre-select auto-flagged rows (none on this data)",
+                      on_change=_toggle_auto, disabled=not flagged and not spec.auto,
+                      help="Rows that carry nothing: empty (all zeros or constant), above the "
+                           "recordings' Nyquist frequency (no signal was ever recorded there), "
+                           "or silent (60 dB or more below the loudest row). Per-pixel scaling "
+                           "turns their tiny spread into noise as loud as the signal.")
+    if flagged:
+        st.caption(f"Auto-flagged: {why}.")
     state.mask_widget(st.multiselect, "rows", "Rows masked by hand", options=list(range(n_mels)),
                       valid=lambda v: sorted(int(r) for r in v if 0 <= int(r) < n_mels),
                       on_change=_rows_changed, placeholder="pick mel rows (0 = lowest band)")

@@ -6,7 +6,13 @@ import html
 
 import streamlit as st
 
-from sndiag.figures import clip_heatmap, gain_and_snr, heatmap, value_histogram
+from sndiag.figures import (
+    clip_heatmap,
+    distribution_checks,
+    gain_and_snr,
+    heatmap,
+    value_histogram,
+)
 from sndiag.ui import cache, router, state, widgets
 
 router.page_setup("Scalers", "Each scaler is fitted on all clips. Watch the noise-gain map: "
@@ -61,7 +67,9 @@ with c2:
         "including pixels that were pure noise.\n"
         "- **Noise gain vs SNR**: the factor each pixel's noise is multiplied by; bright gain "
         "where SNR is dark means amplified noise.\n"
-        "- **Values before / after**: the distribution of all pixel values.")
+        "- **Values before / after**: the distribution of all pixel values.\n"
+        "- **Distribution checks**: skew and excess kurtosis of each band, the share of values "
+        "beyond ±3, and how the bands correlate, before and after.")
 
 if not names:
     st.info("Pick one or more scalers above.")
@@ -93,6 +101,8 @@ FIGURES = (
     ("hist", lambda e, n: value_histogram({"before": e.hist_before, "after": e.hist_after},
                                           log_y=hist_log, overlay=False,
                                           title="Values before / after")),
+    ("shape", lambda e, n: distribution_checks(e.distribution, title=f"Distribution checks — {n}",
+                                               masked_rows=e.masked_rows)),
 )
 for start in range(0, len(names), 2):
     pair = names[start:start + 2]

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from sndiag.figures import class_mean_heatmaps, row_profile, stat_heatmap, value_histogram
+from sndiag.figures import (
+    class_mean_heatmaps,
+    drift_heatmap,
+    row_profile,
+    stat_heatmap,
+    value_histogram,
+)
 from sndiag.masks import format_ranges, lowest_snr_rows
 from sndiag.ui import cache, router, state, widgets
 
@@ -32,6 +38,12 @@ if summary["scale_guess"] == "db":
     text += (" The data looks like **decibels**: mean/std of dB values is measured from an "
              "arbitrary 0 dB reference, so read the SNR map with care.")
 st.markdown(text)
+with st.expander("Why the SNR is low where it is", expanded=True, icon=":material/troubleshoot:"):
+    widgets.show_diagnostics(cache.diagnostics(ds, stats))
+    grid = cache.grid_suggestion(ds)
+    if grid is not None:
+        st.caption("The Data page suggests extraction settings that fit these clips: "
+                   f"{grid.cli_options(ds.config)}.")
 if mask is not None:
     st.caption(f"Grey bands: the {mask.n_masked_rows} rows masked on the Mask page.")
 
@@ -47,7 +59,56 @@ OTHERS = {
     "class_mean": "Class means",
     "noise_gain": "Noise gain (1/std)",
     "zero_fraction": "Zero fraction",
+    "group_drift": "Group drift",
+    "dataset_drift": "Drift between datasets",
 }
+
+
+def _group_drift() -> None:
+    n_groups = 0 if ds.groups is None else len(set(ds.groups.tolist()))
+    if n_groups < 2:
+        st.info("Needs groups (e.g. speakers): a file-name pattern or a CSV with a group column "
+                "on the Data page, which also suggests one when the file names carry it.")
+        return
+    st.plotly_chart(drift_heatmap(cache.group_drift(ds.content_hash, ds), kind="group",
+                                  what=f"{n_groups} groups", masked_rows=masked),
+                    key="fig_group_drift")
+    st.caption("Per pixel, how much the group means (speakers, kits, sessions) differ compared "
+               "with the spread inside a group. Where it is high, a model trained on some groups "
+               "meets shifted values on new ones; per-pixel scaling fitted on the training "
+               "groups does not remove that shift. When stratified folds and group folds "
+               "disagree, this is where.")
+
+
+def _dataset_drift() -> None:
+    options: dict[str, str] = {}
+    if ds.split is not None and {"train", "test"} <= set(ds.split.tolist()):
+        options["split"] = "This dataset's train part -> its test part"
+    others = [e for e in cache.store().entries()
+              if e.dataset_id != ds.content_hash and tuple(e.shape) == tuple(ds.shape)]
+    for e in others[:50]:
+        options[e.dataset_id] = f"This dataset -> {e.name} ({e.n_clips} clips)"
+    if not options:
+        st.info("Compare two parts or two datasets of the same image shape: give this dataset a "
+                "train/test split on the Data page, or load a second dataset (e.g. another "
+                "recording campaign).")
+        return
+    choice = state.widget(st.selectbox, "drift_with", "Compare", options=list(options),
+                          format_func=options.get, valid=lambda v: v if v in options
+                          else next(iter(options)))
+    if choice == "split":
+        Z, what = cache.split_drift(ds.content_hash, ds), "train -> test"
+    else:
+        other = cache.dataset(choice)
+        Z = cache.dataset_drift(ds.content_hash, choice, stats,
+                                cache.pixel_stats(choice, other))
+        what = f"this -> {other.name}"
+    st.plotly_chart(drift_heatmap(Z, kind="dataset", what=what, masked_rows=masked),
+                    key="fig_dataset_drift")
+    st.caption("Per pixel, how far the mean moved, in units of the pooled std (Cohen's d). "
+               "|d| above ~0.5 is a shift a scaler fitted on one side will not undo on the other.")
+
+
 tabs = st.tabs(list(OTHERS.values()))
 for tab, which in zip(tabs, OTHERS, strict=True):
     with tab, widgets.guard():
@@ -57,6 +118,10 @@ for tab, which in zip(tabs, OTHERS, strict=True):
         elif which == "class_mean":
             st.plotly_chart(class_mean_heatmaps(stats, log=log, max_classes=12),
                             key="fig_class_mean")
+        elif which == "group_drift":
+            _group_drift()
+        elif which == "dataset_drift":
+            _dataset_drift()
         else:
             st.plotly_chart(stat_heatmap(stats, which, log=log, masked_rows=masked),
                             key=f"fig_{which}")

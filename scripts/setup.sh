@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv (once) and install the pinned requirements file given as $1.
-# Sourced by app.sh and test.sh; safe to run again (pip skips what is installed).
+# Sourced by app.sh and test.sh. pip runs only when the requirements changed since the last
+# successful install (a stamp of their content is kept in .venv), so a second start is instant.
 set -euo pipefail
 req="${1:-requirements.txt}"
 py="${PYTHON:-python3}"
@@ -8,4 +9,10 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
 fi
-.venv/bin/python -m pip install -q -r "$req"
+# The stamp covers the file and the ones it includes with -r, and pyproject.toml (the package).
+stamp=".venv/.installed-$(basename "$req")"
+digest="$(cat "$req" requirements*.txt pyproject.toml 2>/dev/null | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$digest" ]; then
+  .venv/bin/python -m pip install -q -r "$req"
+  echo "$digest" > "$stamp"
+fi

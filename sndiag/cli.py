@@ -190,6 +190,28 @@ def extract(
     n_groups = 0 if ds.groups is None else len(np.unique(ds.groups))
     typer.echo(f"wrote {output}: X {ds.X.shape}, {len(ds.classes)} labels, {n_groups} groups, "
                f"{len(ds.skipped)} skipped, hash {ds.content_hash[:12]}")
+    _echo_advice(ds.provenance, ds.names, ds.y, ds.groups, label_regex)
+
+
+def _echo_advice(provenance: Any, names: Any, y: Any, groups: Any,
+                 label_regex: str | None) -> None:
+    """After an extraction: a grid that fits the clips, and a group the names seem to carry."""
+    from sndiag.diagnostics import suggest_from_provenance
+    from sndiag.io.labels import suggest_groups
+
+    grid = suggest_from_provenance(provenance)
+    if grid is not None:
+        base = SpectrogramConfig.from_dict(provenance["config"])
+        typer.echo(f"advice: {grid.reason} Extract again with: {grid.cli_options(base)}")
+    if groups is None and names is not None:
+        hints = suggest_groups([str(n) for n in names], None if y is None else list(y))
+        if hints:
+            h = hints[0]
+            how = ("add (?P<group>...) for it to your --label-regex" if label_regex
+                   else f"add --label-regex '{h.pattern}' (labels stay the folder names)"
+                   if h.pattern else "give a labels CSV with a group column")
+            typer.echo(f"hint: {h.how} looks like a group ({h.n_groups} values, e.g. "
+                       f"{', '.join(h.examples[:3])}); group-wise folds need one: {how}")
 
 
 def _echo_skipped(skipped: Any, total: int) -> None:
@@ -224,6 +246,10 @@ def _extract_chunked(src: list[Path], output: Path | None, out_dir: Path, *, con
                f"{res.n_classes} labels, {res.n_groups} groups, {res.n_skipped} skipped, "
                f"hash {res.content_hash[:12]}; {res.n_chunks} chunks in {out_dir} "
                f"({res.n_reused} reused, {res.n_computed} computed)")
+    from sndiag.io.streaming import open_array_file
+
+    af = open_array_file(res.dataset_path)
+    _echo_advice(af.provenance, af.names, af.y, af.groups, label_regex)
 
 
 @app.command()
@@ -256,8 +282,12 @@ def stats(
         from sndiag.io.atomic import atomic_write
 
         atomic_write(csv, st.to_csv())
+    from sndiag.diagnostics import diagnose_dataset
+
+    diagnostics = diagnose_dataset(st, res.file.provenance)
     if as_json:
-        _echo_json({"dataset": res.summary(), **st.to_json_summary()})
+        _echo_json({"dataset": res.summary(), **st.to_json_summary(),
+                    "diagnostics": [d.to_dict() for d in diagnostics]})
         return
     s = st.to_json_summary()
     row_snr = np.asarray(s["row_snr"])
@@ -274,6 +304,8 @@ def stats(
     if st.has_quantiles and not st.quantiles_exact:
         typer.echo(f"quantiles from a sample of {st.n_quantile_clips} of {st.n} clips "
                    "(--sample-size for more)")
+    for d in diagnostics:
+        typer.echo(f"{d.kind}: {d.reason}")
 
 
 @app.command()

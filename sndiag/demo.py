@@ -218,13 +218,15 @@ def load_sample(*, config: Any = None, cache: Any = None) -> Dataset:
     >>> ds.provenance["license"]
     'CC BY-SA 4.0'
     """
-    from sndiag.io.clips import from_folder
+    from sndiag.io.clips import from_files
 
     folder = sample_folder()
-    if not folder.is_dir():  # pragma: no cover - a broken installation
+    wavs = sorted(folder.glob("*.wav"))
+    if not wavs:  # pragma: no cover - a broken installation
         raise ParameterError(f"the shipped sample is missing ({folder}); reinstall sndiag")
     kw: dict[str, Any] = {} if config is None else {"config": config}
-    ds = from_folder(folder, label_regex=SAMPLE_REGEX, cache=cache, n_jobs=2, **kw)
+    ds = from_files([str(w) for w in wavs], root=folder, label_regex=SAMPLE_REGEX, cache=cache,
+                    n_jobs=2, source=str(folder), **kw)
     prov = {**ds.provenance, "source": "sndiag sample (FSDD)",
             "name": "FSDD sample (300 spoken digits)", "kind": "audio", "sample": True,
             "license": "CC BY-SA 4.0", "attribution": SAMPLE_ATTRIBUTION}

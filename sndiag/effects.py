@@ -29,7 +29,8 @@ from sndiag.masks import Mask, format_ranges, lowest_snr_rows
 from sndiag.scalers import affine_maps, compresses, make_scaler, with_mask
 from sndiag.stats import Moments, PixelStats, compute_stats, sample_positions, subsample_values
 
-__all__ = ["ScalerEffect", "compare_effects", "describe_effect", "evaluate_scaler", "format_gain"]
+__all__ = ["Distribution", "ScalerEffect", "compare_effects", "describe_effect",
+           "distribution_checks", "evaluate_scaler", "format_gain"]
 
 #: Gain ratio (low-SNR rows / high-SNR rows) beyond which a reading says "amplified"/"damped".
 RATIO_NOTABLE = 1.5
@@ -72,6 +73,9 @@ class ScalerEffect:
         Parameters given to :func:`sndiag.scalers.make_scaler`.
     masked_rows : np.ndarray [shape=(n_mels,), dtype=bool] or None
         Rows zeroed by the mask before fitting.
+    distribution : Distribution or None
+        Skew, kurtosis, values beyond +/-3 and band correlations before and after
+        (:func:`distribution_checks`).
     """
 
     name: str
@@ -90,6 +94,107 @@ class ScalerEffect:
     finite: bool
     params: dict[str, Any] = field(default_factory=dict)
     masked_rows: np.ndarray | None = None
+    distribution: Distribution | None = None
+
+
+#: Clips (a random subsample) on which :func:`distribution_checks` measures the shape.
+DISTRIBUTION_CLIPS = 256
+
+
+@dataclass(frozen=True, eq=False)
+class Distribution:
+    """The checks a practitioner makes before trusting a scaler: shape of each row's values
+    and how the mel bands move together, before and after scaling (:func:`distribution_checks`).
+
+    Attributes
+    ----------
+    skew_before, skew_after : np.ndarray [shape=(n_mels,)]
+        Skewness of each row's values over clips and frames (NaN for a constant row).
+    kurtosis_before, kurtosis_after : np.ndarray [shape=(n_mels,)]
+        Excess kurtosis (0 for a normal distribution; heavy tails are large).
+    beyond3 : float
+        Share of values after scaling outside +/-3 (in standard units after a standardizing
+        scaler: a normal distribution has 0.27% there).
+    corr_before, corr_after : np.ndarray [shape=(n_mels, n_mels)]
+        Correlation of the mel bands (rows) over clips and frames; 0 off the diagonal for a
+        constant row.
+    n_clips : int
+        Clips measured (a random subsample of at most :data:`DISTRIBUTION_CLIPS`).
+    """
+
+    skew_before: np.ndarray
+    skew_after: np.ndarray
+    kurtosis_before: np.ndarray
+    kurtosis_after: np.ndarray
+    beyond3: float
+    corr_before: np.ndarray
+    corr_after: np.ndarray
+    n_clips: int
+
+
+def _row_shape(X3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Skewness and excess kurtosis of each row over clips and frames (NaN when constant)."""
+    R = np.moveaxis(X3, 1, 0).reshape(X3.shape[1], -1).astype(np.float64)
+    R = np.where(np.isfinite(R), R, np.nan)
+    mu = np.nanmean(R, axis=1, keepdims=True)
+    D = R - mu
+    m2 = np.nanmean(D ** 2, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        skew = np.nanmean(D ** 3, axis=1) / m2 ** 1.5
+        kurt = np.nanmean(D ** 4, axis=1) / m2 ** 2 - 3.0
+    flat = ~(m2 > 1e-12 * np.maximum(1.0, np.nanmax(np.abs(R), axis=1) ** 2))
+    skew[flat] = np.nan
+    kurt[flat] = np.nan
+    return skew, kurt
+
+
+def _band_corr(X3: np.ndarray) -> np.ndarray:
+    R = np.moveaxis(X3, 1, 0).reshape(X3.shape[1], -1).astype(np.float64)
+    R = np.where(np.isfinite(R), R, 0.0)
+    R = R - R.mean(axis=1, keepdims=True)
+    norm = np.sqrt((R ** 2).sum(axis=1))
+    ok = norm > 1e-12 * max(1.0, float(norm.max(initial=0.0)))
+    C = np.zeros((R.shape[0], R.shape[0]))
+    Rn = R[ok] / norm[ok][:, None]
+    C[np.ix_(ok, ok)] = np.clip(Rn @ Rn.T, -1.0, 1.0)
+    np.fill_diagonal(C, 1.0)
+    return C
+
+
+def distribution_checks(scaler: Any, X: np.ndarray, *, max_clips: int = DISTRIBUTION_CLIPS,
+                        rng_seed: int = 0) -> Distribution:
+    """Skew, excess kurtosis, values beyond +/-3 and band correlations, before and after.
+
+    Parameters
+    ----------
+    scaler : fitted transformer
+        Applied to a random subsample of ``X`` (its mask, if any, included).
+    X : np.ndarray [shape=(n_clips, n_mels, n_frames)]
+        The data the scaler is fitted on (before scaling).
+    max_clips : int
+        Clips measured.
+
+    Examples
+    --------
+    >>> from sndiag.scalers import make_scaler
+    >>> X = np.random.default_rng(0).lognormal(0.0, 1.5, size=(200, 4, 10))
+    >>> d = distribution_checks(make_scaler("db+standard").fit(X), X)
+    >>> bool(d.kurtosis_before.mean() > 10 > abs(d.kurtosis_after).mean()), d.corr_after.shape
+    (True, (4, 4))
+    """
+    X = np.asarray(X)
+    n = X.shape[0]
+    rng = np.random.default_rng(rng_seed)
+    idx = np.sort(rng.choice(n, size=min(n, int(max_clips)), replace=False))
+    before = np.asarray(X[idx], dtype=np.float64)
+    with np.errstate(all="ignore"):
+        after = np.asarray(scaler.transform(X[idx]), dtype=np.float64).reshape(before.shape)
+        sb, kb = _row_shape(before)
+        sa, ka = _row_shape(after)
+        fin = after[np.isfinite(after)]
+        beyond = float(np.mean(np.abs(fin) > 3.0)) if fin.size else math.nan
+        return Distribution(sb, sa, kb, ka, beyond, _band_corr(before), _band_corr(after),
+                            int(idx.size))
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -628,6 +733,7 @@ def evaluate_scaler(
         reading=reading, worst_rows=[(int(r), float(row_gain[r])) for r in top],
         finite=after.finite,
         params=params, masked_rows=masked_rows,
+        distribution=distribution_checks(scaler, X_fit, rng_seed=rng_seed),
     )
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import shutil
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -50,12 +51,15 @@ __all__ = [
     "STAT_LABELS",
     "class_mean_heatmaps",
     "clip_heatmap",
+    "distribution_checks",
+    "drift_heatmap",
     "experiment_bars",
     "experiment_curves",
     "figure_html",
     "figure_png",
     "gain_and_snr",
     "heatmap",
+    "png_unavailable",
     "row_profile",
     "stat_heatmap",
     "value_histogram",
@@ -187,6 +191,33 @@ def _grey_rows(fig: go.Figure, rows: np.ndarray, *, xref: str = "x", yref: str =
         fig.add_shape(type="rect", xref=f"{xref} domain", yref=yref, x0=0, x1=1,
                       y0=first - 0.5, y1=last + 0.5, fillcolor=MASK_GREY, line={"width": 0},
                       layer="above", name="masked rows")
+
+
+#: Characters of a title's first line before it is wrapped (half-width figures cut longer ones).
+TITLE_WIDTH = 52
+
+
+def _wrap_title(title: str, width: int = TITLE_WIDTH) -> str:
+    """Break a long first title line (e.g. a clip's file name) so a narrow figure shows it all.
+
+    Examples
+    --------
+    >>> _wrap_title("Clip 3 before scaling: speaker_07/session_2/utterance_0042_take3.wav", 30)
+    'Clip 3 before scaling:<br>speaker_07/session_2/<br>utterance_0042_take3.wav'
+    >>> _wrap_title("short")
+    'short'
+    """
+    head, sep, rest = title.partition("<br>")
+    if len(head) <= width or "<" in head:
+        return title
+    lines, line = [], ""
+    for token in re.split(r"(?<=[ /_-])", head):
+        if line and len(line) + len(token) > width:
+            lines.append(line.rstrip())
+            line = ""
+        line += token
+    lines.append(line)
+    return "<br>".join(lines) + sep + rest
 
 
 def _style(fig: go.Figure, *, title: str, height: int) -> go.Figure:
@@ -378,6 +409,37 @@ def stat_heatmap(
     if which == "zero_fraction" and not log:
         fig.update_traces(zmin=0.0, zmax=1.0)
     return fig
+
+
+def drift_heatmap(Z: np.ndarray, *, kind: str, what: str = "",
+                  masked_rows: np.ndarray | Sequence[int] | None = None) -> go.Figure:
+    """A drift map of :mod:`sndiag.drift`.
+
+    Parameters
+    ----------
+    Z : np.ndarray [shape=(n_mels, n_frames)]
+    kind : {"group", "dataset"}
+        ``"group"``: between- over within-group variance (log colour, 0 = no difference);
+        ``"dataset"``: mean shift in pooled stds (diverging colour around 0).
+    what : str
+        What is compared, for the title (e.g. ``"6 speakers"``, ``"train -> test"``).
+    masked_rows : optional
+        Rows to grey out.
+
+    Examples
+    --------
+    >>> drift_heatmap(np.ones((2, 3)), kind="dataset", what="a -> b").data[0].zmid
+    0.0
+    """
+    if kind == "group":
+        return heatmap(Z, title=f"Group drift{': ' + _text(what) if what else ''} (between / "
+                       "within-group variance)", colorbar_title="ratio", log=True,
+                       colorscale="Inferno", masked_rows=masked_rows)
+    if kind == "dataset":
+        return heatmap(Z, title=f"Mean shift{': ' + _text(what) if what else ''} (in pooled "
+                       "stds)", colorbar_title="shift / std", colorscale="RdBu", zmid=0.0,
+                       masked_rows=masked_rows)
+    raise ParameterError(f"kind={kind!r} must be 'group' or 'dataset'")
 
 
 def class_mean_heatmaps(stats: PixelStats, *, max_classes: int = 6, log: bool = False) -> go.Figure:
@@ -626,7 +688,8 @@ def clip_heatmap(S: np.ndarray, *, title: str, log: bool = False, height: int = 
     S : np.ndarray [shape=(n_mels, n_frames)]
         The spectrogram.
     title : str
-        Figure title; escape clip names with :func:`html.escape` first.
+        Figure title; escape clip names with :func:`html.escape` first. A long one (a deep path)
+        is wrapped so a narrow figure shows it whole.
     log : bool
         log10 colour scale (power spectrograms span many decades).
     height : int
@@ -641,7 +704,11 @@ def clip_heatmap(S: np.ndarray, *, title: str, log: bool = False, height: int = 
     >>> clip_heatmap(np.ones((60, 130)), title="clip").data[0].hovertemplate
     'row %{y}, frame %{x}: %{z:.4g}<extra></extra>'
     """
-    return heatmap(S, title=title, colorbar_title="value", log=log, colorscale="Magma", height=height)
+    fig = heatmap(S, title=_wrap_title(title), colorbar_title="value", log=log, colorscale="Magma",
+                  height=height)
+    if "<br>" in fig.layout.title.text:
+        fig.update_layout(margin={"t": 40 + 18 * fig.layout.title.text.count("<br>")})
+    return fig
 
 
 def gain_and_snr(
@@ -720,6 +787,86 @@ def gain_and_snr(
     return fig
 
 
+#: Height of the distribution-checks figure (two rows of panels).
+DISTRIBUTION_HEIGHT = 600
+
+
+def _signed_log(v: np.ndarray) -> np.ndarray:
+    """``sign(v) * log10(1 + |v|)``: kurtosis of raw power runs to 1e3 and beyond."""
+    return np.sign(v) * np.log10(1.0 + np.abs(v))
+
+
+def distribution_checks(dist: Any, *, title: str,
+                        masked_rows: np.ndarray | Sequence[int] | None = None,
+                        height: int = DISTRIBUTION_HEIGHT) -> go.Figure:
+    """Per-row skew and excess kurtosis before/after (top), band correlations before/after
+    (bottom).
+
+    Parameters
+    ----------
+    dist : sndiag.effects.Distribution
+    title : str
+    masked_rows : optional
+        Rows left out of the profiles (they are constant after the mask).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> d = SimpleNamespace(skew_before=np.ones(3), skew_after=np.zeros(3),
+    ...                     kurtosis_before=np.full(3, 9.0), kurtosis_after=np.zeros(3),
+    ...                     beyond3=0.01, corr_before=np.eye(3), corr_after=np.eye(3), n_clips=5)
+    >>> [t.type for t in distribution_checks(d, title="t").data]
+    ['scatter', 'scatter', 'scatter', 'scatter', 'heatmap', 'heatmap']
+    """
+    n = len(dist.skew_before)
+    masked = _masked_index(masked_rows, n)
+    rows = np.arange(n)
+    keep = np.ones(n, dtype=bool)
+    keep[masked] = False
+    fig = make_subplots(rows=2, cols=2, horizontal_spacing=0.16, vertical_spacing=0.26,
+                        subplot_titles=("Skew of each band", "Excess kurtosis of each band",
+                                        "Band correlation before", "Band correlation after"))
+
+    def line(v: np.ndarray, name: str, color: str, dash: str, group: str) -> go.Scatter:
+        v = np.asarray(v, dtype=float)
+        x = np.where(keep & np.isfinite(v), _signed_log(v), np.nan)
+        return go.Scatter(x=x, y=rows, mode="lines", name=name, legendgroup=group,
+                          connectgaps=False, customdata=v,
+                          hovertemplate="row %{y}: %{customdata:.3g}<extra>" + name + "</extra>",
+                          line={"color": color, "dash": dash, "width": 1.6})
+
+    fig.add_trace(line(dist.skew_before, "before", "#9e9e9e", "dot", "before"), row=1, col=1)
+    fig.add_trace(line(dist.skew_after, "after", HIST_COLORS[1], "solid", "after"), row=1, col=1)
+    before_k = line(dist.kurtosis_before, "before", "#9e9e9e", "dot", "before")
+    after_k = line(dist.kurtosis_after, "after", HIST_COLORS[1], "solid", "after")
+    before_k.showlegend = after_k.showlegend = False
+    fig.add_trace(before_k, row=1, col=2)
+    fig.add_trace(after_k, row=1, col=2)
+    for col, C in ((1, dist.corr_before), (2, dist.corr_after)):
+        fig.add_trace(go.Heatmap(z=np.asarray(C, dtype=float), colorscale=_colorscale("RdBu"),
+                                 zmin=-1.0, zmax=1.0, zmid=0.0, showscale=col == 2,
+                                 colorbar={"title": {"text": "r"}, "len": 0.42, "y": 0.2},
+                                 hovertemplate="bands %{y} and %{x}: r = %{z:.2f}<extra></extra>"),
+                      row=2, col=col)
+    note = (f"{100 * dist.beyond3:.2f}% of values beyond ±3 after scaling (normal: 0.27%); "
+            f"{dist.n_clips} clips")
+    _style(fig, title=f"{title}<br><sup>{note}</sup>", height=height)
+    fig.update_layout(margin={"t": 90}, legend={"orientation": "h", "x": 0.5, "xanchor": "center",
+                                                "y": 0.5, "yanchor": "middle",
+                                                "title": {"text": "lines:"}})
+    ticks = np.array([-1e3, -100.0, -10.0, -1.0, 0.0, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6])
+    for col in (1, 2):
+        fig.update_xaxes(title_text="value (signed log scale)",
+                         tickvals=_signed_log(ticks).tolist(), ticktext=[f"{t:g}" for t in ticks],
+                         row=1, col=col)
+        fig.update_yaxes(title_text=_ROW if col == 1 else "", range=[-0.5, n - 0.5], row=1,
+                         col=col)
+        fig.update_xaxes(title_text=_ROW, range=[-0.5, n - 0.5], showgrid=False, row=2, col=col)
+        fig.update_yaxes(title_text=_ROW if col == 1 else "", range=[-0.5, n - 0.5],
+                         showgrid=False, row=2, col=col)
+    return fig
+
+
 # -- export ----------------------------------------------------------------------------------
 _CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -759,6 +906,29 @@ def _browser_path(explicit: str | None) -> str | None:
                       shutil.which("chromium-browser"), shutil.which("google-chrome"), "/usr/bin/chromium"):
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
+    return None
+
+
+def png_unavailable(browser_path: str | None = None) -> str | None:
+    """Why :func:`figure_png` cannot render here, in words; None when it can try.
+
+    Examples
+    --------
+    >>> print(png_unavailable("/nonexistent"))  # doctest: +NORMALIZE_WHITESPACE
+    PNG export needs a Chromium browser on the server (none at /nonexistent); set BROWSER_PATH,
+    or download the HTML file
+    """
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        return ("PNG export needs the kaleido package on the server (pip install kaleido); "
+                "download the HTML file instead")
+    path = _browser_path(None) if browser_path is None else (
+        browser_path if os.path.isfile(browser_path) else None)
+    if path is None:
+        where = f" (none at {browser_path})" if browser_path else ""
+        return (f"PNG export needs a Chromium browser on the server{where}; set BROWSER_PATH, "
+                "or download the HTML file")
     return None
 
 

@@ -34,7 +34,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from sndiag.config import DEFAULT_SHAPE
+from sndiag.diagnostics import above_nyquist_rows, context_from_provenance, silent_rows
 from sndiag.errors import DataError, ParameterError, ShapeError
+from sndiag.ranges import format_ranges
 from sndiag.stats import PixelStats, compute_stats
 
 __all__ = [
@@ -58,38 +60,6 @@ __all__ = [
 Level = Literal["row", "pixel"]
 Mode = Literal["zero", "drop"]
 Use = Literal["abs", "signed"]
-
-
-def format_ranges(indices: Iterable[int], sep: str = ", ") -> str:
-    """Compact text of integer indices: runs become ``a-b``, separated by ``sep``.
-
-    Duplicates are ignored and the order does not matter; an empty input gives ``""``.
-    :func:`parse_rows` reads it back (links use ``sep=","``).
-
-    Examples
-    --------
-    >>> format_ranges([0, 1, 2, 3, 4, 17])
-    '0-4, 17'
-    >>> format_ranges([9, 3, 4, 4])
-    '3-4, 9'
-    >>> format_ranges([17, 0, 1, 2], sep=",")
-    '0-2,17'
-    >>> format_ranges([])
-    ''
-    """
-    values = sorted({int(i) for i in indices})
-    parts: list[str] = []
-    start = prev = None
-    for v in values:
-        if prev is not None and v == prev + 1:
-            prev = v
-            continue
-        if start is not None:
-            parts.append(f"{start}" if start == prev else f"{start}-{prev}")
-        start = prev = v
-    if start is not None:
-        parts.append(f"{start}" if start == prev else f"{start}-{prev}")
-    return sep.join(parts)
 
 
 #: Most row numbers a row list may name (a link is hand-editable: "0-999999999" is refused).
@@ -564,14 +534,21 @@ def manual_mask(shape: Sequence[int], *, rows: Iterable[int] = (),
     return Mask(r, p, tuple(reasons))
 
 
-def auto_flags(stats: PixelStats, *, empty_tol: float = 0.0, pixels: bool = True) -> Mask:
-    """Flag empty mel bands and near-constant pixels.
+def auto_flags(stats: PixelStats, *, empty_tol: float = 0.0, pixels: bool = True,
+               provenance: Mapping[str, Any] | None = None) -> Mask:
+    """Flag rows that carry nothing (empty, silent, above the source's Nyquist) and constant pixels.
 
-    A row is *empty* when it is all zeros, when its pooled std is 0 up to float64 rounding
-    (``stats.row_zero_std``), or when ``row_max - row_min <= empty_tol * max(1, |row_min|,
-    |row_max|)`` (a flat band at the dB floor, say). A pixel is *near-constant* when
-    ``stats.zero_std`` (see :func:`sndiag.stats.is_constant`); pixels of empty rows are not
-    repeated in the pixel mask.
+    A row is flagged when it is
+
+    * *empty*: all zeros, pooled std 0 up to float64 rounding (``stats.row_zero_std``), or
+      ``row_max - row_min <= empty_tol * max(1, |row_min|, |row_max|)`` (a flat band);
+    * *silent*: its mean energy is :data:`sndiag.diagnostics.SILENT_DB` dB or more below the
+      loudest row's (:func:`sndiag.diagnostics.silent_rows`);
+    * *above Nyquist*: with ``provenance`` recording the files' own sample rates, its mel filter
+      lies above the lowest one's Nyquist frequency (:func:`sndiag.diagnostics.above_nyquist_rows`).
+
+    A pixel is *near-constant* when ``stats.zero_std`` (see :func:`sndiag.stats.is_constant`);
+    pixels of flagged rows are not repeated in the pixel mask.
 
     Parameters
     ----------
@@ -580,16 +557,19 @@ def auto_flags(stats: PixelStats, *, empty_tol: float = 0.0, pixels: bool = True
         Relative range below which a row counts as empty; 0 flags exactly constant rows only.
     pixels : bool
         Also flag near-constant pixels.
+    provenance : Mapping, optional
+        The dataset's provenance (how it was extracted), for the rows above Nyquist.
 
     Examples
     --------
     >>> from sndiag.stats import compute_stats
     >>> X = np.random.default_rng(0).random((20, 4, 3))
     >>> X[:, 0] = 0.0
+    >>> X[:, 1] *= 1e-7
     >>> X[:, 2, 1] = 7.0
     >>> m = auto_flags(compute_stats(X))
     >>> m.masked_rows, np.argwhere(m.pixels).tolist(), [r.rule for r in m.reasons]
-    ([0], [[2, 1]], ['empty mel band', 'near-constant pixel'])
+    ([0, 1], [[2, 1]], ['empty mel band', 'silent mel band', 'near-constant pixel'])
     """
     stats = _check_stats(stats)
     tol = float(empty_tol)
@@ -597,12 +577,28 @@ def auto_flags(stats: PixelStats, *, empty_tol: float = 0.0, pixels: bool = True
         raise ParameterError(f"empty_tol={empty_tol!r} must be a finite number >= 0")
     lo, hi = np.asarray(stats.row_min), np.asarray(stats.row_max)
     scale = np.maximum(1.0, np.maximum(np.abs(lo), np.abs(hi)))
-    rows = (stats.row_zero_fraction >= 1.0) | np.asarray(stats.row_zero_std) \
+    empty = (stats.row_zero_fraction >= 1.0) | np.asarray(stats.row_zero_std) \
         | (hi - lo <= tol * scale)
+    silent = np.zeros(stats.n_mels, dtype=bool)
+    silent[list(silent_rows(stats))] = True
+    silent &= ~empty
+    above = np.zeros(stats.n_mels, dtype=bool)
+    nyquist = 0.0
+    ctx = context_from_provenance(provenance)
+    if "config" in ctx and "source_sr" in ctx and ctx["config"].shape == tuple(stats.shape):
+        above[list(above_nyquist_rows(ctx["config"], ctx["source_sr"]))] = True
+        nyquist = ctx["source_sr"] / 2
+    above &= ~empty
+    silent &= ~above
+    rows = empty | silent | above
     px = np.asarray(stats.zero_std) & ~rows[:, None] if pixels else np.zeros(stats.shape, bool)
     reasons = []
-    if rows.any():
-        reasons.append(_reason("auto", "row", "empty mel band", rows, rows[:, None], stats.n_frames))
+    for flags, rule in ((empty, "empty mel band"),
+                        (above, f"above the recordings' Nyquist frequency ({nyquist:g} Hz)"
+                         if above.any() else ""),
+                        (silent, "silent mel band")):
+        if flags.any():
+            reasons.append(_reason("auto", "row", rule, flags, flags[:, None], stats.n_frames))
     if px.any():
         reasons.append(_reason("auto", "pixel", "near-constant pixel", px.any(axis=1), px,
                                stats.n_frames))
@@ -870,7 +866,8 @@ class MaskSpec:
         return self
 
     # -- applying it ------------------------------------------------------------------------
-    def build(self, stats: PixelStats, *, level: Level = "row", use: Use = "abs") -> Mask:
+    def build(self, stats: PixelStats, *, level: Level = "row", use: Use = "abs",
+              provenance: Mapping[str, Any] | None = None) -> Mask:
         """The :class:`Mask` this spec selects on ``stats``: SNR rule, rows by hand, auto flags.
 
         The one implementation of the rule: the Mask page, the export, the CLI and each training
@@ -882,6 +879,9 @@ class MaskSpec:
             Statistics of the data the mask is for (training data only, in a pipeline).
         level, use : see :func:`snr_mask`
             How the SNR rule reads the statistics (rows, or single pixels).
+        provenance : Mapping, optional
+            The dataset's provenance: with the files' own sample rates, *auto* also flags the
+            rows above their Nyquist frequency (:func:`auto_flags`).
 
         Raises
         ------
@@ -905,7 +905,7 @@ class MaskSpec:
         elif self.mode == "pct":
             mask = mask.union(snr_mask(stats, percentile=self.percentile, level=level, use=use))
         if self.auto:
-            flags = auto_flags(stats, pixels=False)
+            flags = auto_flags(stats, pixels=False, provenance=provenance)
             if flags.n_masked_rows:
                 mask = mask.union(flags)
         return mask

@@ -22,7 +22,7 @@ FSDD_REGEX = r"(?P<label>\d)_(?P<group>[a-z]+)_\d+\.wav"
 def fsdd_dir() -> Path:
     """The Free Spoken Digit Dataset recordings folder; skips the test when absent."""
     if not FSDD.is_dir() or not any(FSDD.glob("*.wav")):
-        pytest.skip(f"FSDD not found at {FSDD}")
+        pytest.skip(f"FSDD not found at {FSDD}; set SNDIAG_FSDD to its recordings folder")
     return FSDD
 
 

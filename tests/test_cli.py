@@ -208,3 +208,35 @@ def test_cli_stats_streams_npy_and_runs_on_a_local_dask_cluster(demo_npz, tmp_pa
     text = sndiag("stats", tmp_path / "x.npy", "--sample-size", "50")
     assert text.returncode == 0 and "sample of 50 of 600 clips" in text.stdout, text.stdout
     _one_line_error(sndiag("stats", tmp_path / "x.npy", "--scheduler", "lokal"), "tcp://")
+
+
+def test_extract_advises_a_grid_that_fits_and_a_group_the_names_carry(tmp_path):
+    """Short 8 kHz clips on the default 22.05 kHz, 3 s grid; the kit is in the file names."""
+    rng = np.random.default_rng(0)
+    for label in ("kick", "snare"):
+        (tmp_path / "kits" / label).mkdir(parents=True)
+        for kit in ("808", "acoustic", "jazz"):
+            for i in range(2):
+                sf.write(tmp_path / "kits" / label / f"{kit}__{label}{i}.wav",
+                         (0.1 * rng.standard_normal(2400)).astype(np.float32), 8000)
+    out = sndiag("extract", tmp_path / "kits", "-o", tmp_path / "kits.npz")
+    assert out.returncode == 0, out.stderr
+    advice = next(line for line in out.stdout.splitlines() if line.startswith("advice: "))
+    assert "padding" in advice and "--sr 8000 --hop " in advice
+    hint = next(line for line in out.stdout.splitlines() if line.startswith("hint: "))
+    assert "3 values" in hint and "--label-regex" in hint
+    pattern = hint.split("--label-regex '")[1].split("'")[0]
+    options = advice.split("Extract again with: ")[1].split()
+    again = sndiag("extract", tmp_path / "kits", "-o", tmp_path / "kits2.npz",
+                   "--label-regex", pattern, *options)
+    assert again.returncode == 0, again.stderr
+    assert "3 groups" in again.stdout and "advice:" not in again.stdout
+    assert "hint:" not in again.stdout
+    stats = json.loads(sndiag("stats", tmp_path / "kits.npz", "--json").stdout)
+    kinds = [d["kind"] for d in stats["diagnostics"]]
+    assert kinds[:2] == ["padding", "above_nyquist"]
+
+
+def test_extract_no_labels_flag_has_no_negated_twin():
+    out = sndiag("extract", "--help")
+    assert "--no-labels" in out.stdout and "--no-no-labels" not in out.stdout

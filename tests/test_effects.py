@@ -368,3 +368,28 @@ def test_evaluate_scaler_affine_output_that_would_overflow_is_transformed():
     assert _after_affine(s, X, st, None, 0, 0) is None
     s.scale_ = np.ones((2, 3))
     assert _after_affine(s, X, st, None, 0, 0).changed is False
+
+
+# -- distribution checks ----------------------------------------------------------------------
+def test_every_effect_carries_distribution_checks():
+    from sndiag.masks import manual_mask
+
+    X = np.random.default_rng(0).lognormal(0.0, 2.0, size=(120, 5, 6)).astype(np.float32)
+    eff = evaluate_scaler("db+standard", X, mask=manual_mask((5, 6), rows=[4]))
+    d = eff.distribution
+    assert d is not None and d.n_clips == 120
+    assert d.corr_before.shape == d.corr_after.shape == (5, 5)
+    assert np.allclose(np.diag(d.corr_after), 1.0)
+    assert np.isnan(d.skew_after[4]) and np.isnan(d.kurtosis_after[4])   # the masked row
+    # dB tames lognormal power: heavy tails before, near-normal after
+    assert np.nanmean(d.kurtosis_before[:4]) > 20 > np.nanmean(np.abs(d.kurtosis_after[:4]))
+    assert 0.0 <= d.beyond3 < 0.02
+
+
+def test_distribution_checks_count_values_beyond_three():
+    from sndiag.effects import distribution_checks
+    from sndiag.scalers import make_scaler
+
+    X = np.random.default_rng(1).standard_t(2, size=(300, 3, 4))
+    d = distribution_checks(make_scaler("none").fit(X), X, max_clips=100)
+    assert d.n_clips == 100 and d.beyond3 > 0.01       # t(2) is heavy-tailed

@@ -612,3 +612,28 @@ def test_pcen_takes_the_sample_rate_and_hop_of_the_data(monkeypatch: pytest.Monk
     assert seen and set(seen) == {(8000.0, 64)}
     assert (eff.scaler.sr, eff.scaler.hop_length) == (8000, 64)
     assert ex.compress[0][1]["sr"] == 8000 and ex.compress[0][1]["hop_length"] == 64
+
+
+# -- stratified vs group folds ----------------------------------------------------------------
+def test_grouped_ridge_runs_record_a_stratified_cross_check():
+    ds = make_ds(n_per_class=24, n_groups=4)
+    res = run_experiment(ds, scalers=["none", "standard"], masks=["none"], n_jobs=1)
+    check = res.search["stratified"]
+    assert set(check["accuracy"]) >= {"none", "standard"}
+    assert check["folds"] >= 2 and check["n_clips"] <= ds.n_clips
+    assert json.loads(json.dumps(res.to_dict()))["search"]["stratified"] == check
+
+
+def test_the_verdict_points_to_the_group_drift_map_when_the_folds_disagree():
+    res = _result({"none": [0.60, 0.62, 0.58], "standard": [0.50, 0.52, 0.48]})
+    res.grouped = True
+    # with the groups mixed, per-pixel standardization wins by 9 points; on new groups it loses 10
+    res.search = {"stratified": {"n_clips": 300, "folds": 5,
+                                 "accuracy": {"none": 0.71, "standard": 0.80}}}
+    text = verdict(res)
+    assert "On stratified folds" in text and "+9.0 points" in text
+    assert "group drift map" in text
+    res.search["stratified"]["accuracy"] = {"none": 0.62, "standard": 0.52}  # the same story
+    assert "On stratified folds" not in verdict(res)
+    res.search["stratified"]["accuracy"] = {"none": 0.80, "standard": 0.70}  # but far easier
+    assert "points more than on groups it has not seen" in verdict(res)

@@ -264,12 +264,65 @@ def test_figure_png_without_browser_returns_none():
 
 @pytest.mark.browser
 def test_figure_png_renders_with_chromium():
-    if F._browser_path(None) is None:
+    """kaleido is a requirement: with a Chromium on the machine, "Render PNG" must work."""
+    why = F.png_unavailable()
+    if why is not None and "Chromium" in why:
         pytest.skip("no Chromium")
+    assert why is None, why
     png = F.figure_png(F.heatmap(np.ones((4, 5)), title="t"), scale=1)
-    if png is None:
-        pytest.skip("Chromium present but Kaleido could not render here")
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_png_unavailable_names_what_is_missing(monkeypatch):
+    import builtins
+
+    assert "Chromium" in F.png_unavailable("/nonexistent/chrome")
+    real = builtins.__import__
+
+    def no_kaleido(name, *args, **kwargs):
+        if name == "kaleido":
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_kaleido)
+    assert "kaleido" in F.png_unavailable()
+
+
+def test_long_clip_titles_are_wrapped_not_cut():
+    name = "speaker_07/session_2019_11_03/utterance_000042_take3_closemic.wav"
+    fig = F.clip_heatmap(np.ones((4, 5)), title=f"Clip 3 before scaling: {name}")
+    lines = fig.layout.title.text.split("<br>")
+    assert len(lines) >= 2 and all(len(line) <= F.TITLE_WIDTH for line in lines)
+    assert "".join(lines).replace(" ", "") == f"Clip3beforescaling:{name}"
+    assert fig.layout.margin.t > 40
+
+
+def test_the_raw_data_label_sits_right_of_the_bars():
+    from sndiag.experiment import ConfigResult, ExperimentResult
+
+    configs = [ConfigResult(n, "none", "ridge", [a, a], a, a - 0.1, a + 0.1, None, 1.0,
+                            n_train=[10, 10], n_test=[5, 5])
+               for n, a in (("none", 0.4), ("standard", 0.5), ("db+band", 0.7))]
+    res = ExperimentResult({}, "ridge", 2, "StratifiedKFold", configs, [10, 10], [5, 5])
+    fig = F.experiment_bars(res)
+    label = next(a for a in fig.layout.annotations if a.text == "raw data")
+    assert label.x >= 1 and label.xanchor == "left"   # in the right margin, never over a bar
+
+
+def test_drift_and_distribution_figures():
+    from types import SimpleNamespace
+
+    fig = F.drift_heatmap(np.abs(np.random.default_rng(0).normal(size=(4, 5))), kind="group",
+                          what="3 speakers", masked_rows=[0])
+    assert "Group drift: 3 speakers" in fig.layout.title.text
+    with pytest.raises(ParameterError):
+        F.drift_heatmap(np.ones((2, 2)), kind="nope")
+    d = SimpleNamespace(skew_before=np.array([5.0, np.nan]), skew_after=np.zeros(2),
+                        kurtosis_before=np.array([900.0, 1.0]), kurtosis_after=np.zeros(2),
+                        beyond3=0.012, corr_before=np.eye(2), corr_after=np.eye(2), n_clips=7)
+    fig = F.distribution_checks(d, title="t")
+    assert "1.20% of values beyond ±3" in fig.layout.title.text
+    assert fig.data[2].customdata[0] == 900.0          # hover shows the value, not its log
 
 
 def test_package_never_imports_streamlit():

@@ -211,6 +211,8 @@ def _read_chunk(path: Path, n_files: int, *, images: bool = False) -> dict[str, 
     try:
         with np.load(path, allow_pickle=False) as z:
             out = {k: z[k] for k in keys}
+            # the files' own sample rates (chunks written before they were recorded: unknown)
+            out["rates"] = z["rates"] if "rates" in z.files else np.full(n_files, np.nan)
     except Exception:  # noqa: BLE001 - OSError, ValueError, KeyError, BadZipFile, zlib.error...
         return None
     if out["ok"].shape != (n_files,) or (images and out["X"].shape[0] != int(out["ok"].sum())):
@@ -237,8 +239,8 @@ def _extract_chunk(paths: list[str], names: list[str], root: str, config: Spectr
                    progress: Progress | None = None) -> dict[str, np.ndarray]:
     """Spectrograms of one chunk of files with :func:`sndiag.io.from_files`.
 
-    Returns ``X`` (the usable clips, in order), and per file ``ok``, ``seconds`` (NaN when
-    skipped) and ``reasons`` ("" when used).
+    Returns ``X`` (the usable clips, in order), and per file ``ok``, ``seconds`` and ``rates``
+    (the file's own sample rate; NaN when skipped or unknown) and ``reasons`` ("" when used).
     """
     missing = [p for p in paths[:1] if not os.path.exists(p)]
     if missing:
@@ -250,6 +252,7 @@ def _extract_chunk(paths: list[str], names: list[str], root: str, config: Spectr
     k = len(paths)
     ok = np.zeros(k, dtype=bool)
     seconds = np.full(k, np.nan)
+    rates = np.full(k, np.nan)
     reasons = np.array([""] * k, dtype=object)
     try:
         ds = from_files(paths, root=root, config=config, labels="none", cache=cache,
@@ -272,11 +275,13 @@ def _extract_chunk(paths: list[str], names: list[str], root: str, config: Spectr
         ok[kept] = True
         durations = ds.provenance.get("durations") or {}
         seconds[kept] = durations.get("seconds", [np.nan] * len(kept))
+        rates[kept] = [np.nan if r is None else r
+                       for r in durations.get("rates", [None] * len(kept))]
         for s in ds.skipped:
             if s.name in where:
                 reasons[where[s.name]] = s.reason
         X = ds.X
-    return {"X": X, "ok": ok, "seconds": seconds, "reasons": reasons.astype(str)}
+    return {"X": X, "ok": ok, "seconds": seconds, "rates": rates, "reasons": reasons.astype(str)}
 
 
 # -- the driver -------------------------------------------------------------------------------
@@ -462,6 +467,7 @@ def _assemble(out: Path, plan: _Plan, state: dict[str, Any], bounds: list[tuple[
     n = len(plan.names)
     ok = np.zeros(n, dtype=bool)
     seconds = np.full(n, np.nan)
+    rates = np.full(n, np.nan)
     skipped = list(plan.skipped)
     for i, ((s, e), path) in enumerate(zip(bounds, files, strict=True)):
         chunk = _read_chunk(path, e - s)
@@ -469,6 +475,7 @@ def _assemble(out: Path, plan: _Plan, state: dict[str, Any], bounds: list[tuple[
             raise _damaged(out, state, i, path)
         ok[s:e] = chunk["ok"]
         seconds[s:e] = chunk["seconds"]
+        rates[s:e] = chunk["rates"]
         skipped += [Skipped(plan.names[s + j], str(r)) for j, r in enumerate(chunk["reasons"])
                     if not chunk["ok"][j]]
     skipped.sort(key=lambda sk: sk.name)
@@ -488,7 +495,7 @@ def _assemble(out: Path, plan: _Plan, state: dict[str, Any], bounds: list[tuple[
         provenance = {
             "source": plan.source, "kind": "audio", "config": config.to_dict(),
             "labels": plan.how, "n_files": plan.n_found, "n_skipped": len(skipped),
-            "durations": durations(seconds[keep], config), "created": now(),
+            "durations": durations(seconds[keep], config, rates[keep]), "created": now(),
             "chunked": {"chunks": len(bounds), "chunk_files": state["options"]["chunk_files"],
                         "out_dir": os.fspath(out.absolute())},
         }

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from sndiag.errors import DataError, ParameterError
+from sndiag.experiment._crosscheck import stratified_check
 from sndiag.experiment._fit import (
     CLASSIFIERS,
     LOGREG_MAX_ITER,
@@ -242,7 +243,7 @@ def run_experiment(
           "config": dataset.config, "random_state": int(random_state)}
     outcome = staged_search(cands, X=X, data=data, y=y, groups=kw["groups"], plan=plan, kw=kw,
                             classifier=classifier, n_jobs=n_jobs, seed=random_state,
-                            progress=progress, cancel=cancel)
+                            progress=progress, cancel=cancel, provenance=dataset.provenance)
     chance = _chance(y, plan.splits)
     configurations, more = _assemble(outcome, classifier, chance)
     notes += more
@@ -260,9 +261,34 @@ def run_experiment(
 
         stats = compute_stats(dataset.X, dataset.y, quantiles="none")
     result.recommended = recommend(result)
+    if plan.grouped and classifier == "ridge" and not outcome.cancelled \
+            and result.get("none") is not None and result.get("standard") is not None:
+        result.search["stratified"] = _crosscheck(result, dataset, data, kw, random_state,
+                                                  n_jobs)
     result.verdict = verdict(result, stats)
     result.seconds = time.perf_counter() - t_start
     return result
+
+
+def _crosscheck(result: ExperimentResult, dataset: Dataset, data: dict[str, np.ndarray],
+                kw: dict[str, Any], seed: int, n_jobs: int) -> dict[str, Any]:
+    """The raw data, per-pixel standardization and the recommendation on stratified folds."""
+    configs = [("none", "none", "none"), ("standard", "none", "standard")]
+    masked: dict[str, np.ndarray | None] = {}
+    rec = result.recommended
+    if rec is not None and rec["scaler"] not in ("none", "standard"):
+        cand = parse_candidates([rec["scaler"]], [MaskSpec.parse(rec["mask"])])[-1]
+        if cand.estimator is None and cand.compression in data:
+            label = result.get(rec["scaler"], rec["mask"]).label  # type: ignore[union-attr]
+            configs.append((label, cand.compression, cand.scaler))
+            if not cand.mask.is_empty:
+                from sndiag.stats import compute_stats
+
+                built = cand.mask.build(compute_stats(dataset.X, quantiles="none"),
+                                        provenance=dataset.provenance)
+                masked[label] = built.combined.ravel()
+    return stratified_check(configs, data=data, y=dataset.y, kw=kw, seed=seed, masked=masked,
+                            n_jobs=n_jobs)
 
 
 def _search_info(outcome: SearchOutcome, n_candidates: int) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import math
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,8 +99,10 @@ def screening_splits(plan: CVPlan, y: np.ndarray, seed: int) -> list[tuple[np.nd
 
 
 def _masked(cands: Sequence[Candidate], splits: Sequence[tuple[np.ndarray, np.ndarray]],
-            X: np.ndarray) -> dict[tuple[str, int], np.ndarray | None]:
-    """Pixels each mask spec zeroes on each fold, built on the fold's raw training statistics."""
+            X: np.ndarray, provenance: Mapping[str, Any] | None = None
+            ) -> dict[tuple[str, int], np.ndarray | None]:
+    """Pixels each mask spec zeroes on each fold, built on the fold's raw training statistics
+    (and the dataset's provenance: the source sample rates behind *auto*'s rows above Nyquist)."""
     from sndiag.stats import compute_stats
 
     out: dict[tuple[str, int], np.ndarray | None] = {}
@@ -110,7 +112,7 @@ def _masked(cands: Sequence[Candidate], splits: Sequence[tuple[np.ndarray, np.nd
             break
         stats = compute_stats(X[tr], quantiles="none")
         for key, spec in specs.items():
-            out[(key, f)] = spec.build(stats).combined.ravel()
+            out[(key, f)] = spec.build(stats, provenance=provenance).combined.ravel()
     return out
 
 
@@ -164,7 +166,8 @@ def staged_search(cands: list[Candidate], *, X: np.ndarray, data: dict[str, np.n
                   y: np.ndarray, groups: np.ndarray | None, plan: CVPlan, kw: dict[str, Any],
                   classifier: str, n_jobs: int, seed: int,
                   progress: Callable[[int, int], None] | None,
-                  cancel: Callable[[], bool] | None) -> SearchOutcome:
+                  cancel: Callable[[], bool] | None,
+                  provenance: Mapping[str, Any] | None = None) -> SearchOutcome:
     """Screen every candidate, finish the best; see the module docstring.
 
     Parameters
@@ -179,13 +182,15 @@ def staged_search(cands: list[Candidate], *, X: np.ndarray, data: dict[str, np.n
         The outer folds.
     kw : dict
         Keyword arguments of :func:`~sndiag.experiment._fit._fit_fold`.
+    provenance : Mapping, optional
+        The dataset's provenance, for the masks (:meth:`sndiag.masks.MaskSpec.build`).
     """
     k = plan.n_folds
     # Screening pays only when there is something to drop or a regularization to choose.
     halve = len(cands) > MAX_FINALISTS + 2 or classifier == "ridge"
     screen_splits = screening_splits(plan, y, seed) if halve else None
     stages = [s for s in ((screen_splits, "screening"), (list(plan.splits), "final")) if s[0]]
-    masked = {name: _masked(cands, splits, X) for splits, name in stages}
+    masked = {name: _masked(cands, splits, X, provenance) for splits, name in stages}
     dropped = [i for i, c in enumerate(cands) if not c.mask.is_empty and not any(
         m is not None and m.any() for (spec, _), m in
         ((key, v) for stage in masked.values() for key, v in stage.items())

@@ -146,6 +146,45 @@ def _why(result: ExperimentResult, stats: PixelStats) -> str:
             "The same rows are listed on the Statistics and Scalers pages.")
 
 
+#: Points by which stratified folds must rank per-pixel standardization otherwise than the group
+#: folds, or lift the recommendation above them, before the verdict mentions it.
+DISAGREE = 0.03
+GROUP_GAP = 0.10
+
+
+def _folds_disagree(result: ExperimentResult) -> str:
+    """A sentence when stratified folds (the same groups in training and test) tell another
+    story than the group folds: per-pixel standardization ranked otherwise against the raw
+    data, or every pipeline far better on groups it has seen; else ``""``."""
+    check = (result.search or {}).get("stratified") or {}
+    acc = check.get("accuracy") or {}
+    raw, standard = result.get("none"), result.get("standard")
+    if raw is None or standard is None or "none" not in acc or "standard" not in acc:
+        return ""
+    d_group = standard.mean - raw.mean
+    d_strat = acc["standard"] - acc["none"]
+    opposite = d_group * d_strat < 0 and max(abs(d_group), abs(d_strat)) >= DISAGREE
+    best = result.best
+    gap = None
+    if best is not None and best.label in acc:
+        gap = acc[best.label] - best.mean
+    if not opposite and (gap is None or gap < GROUP_GAP):
+        return ""
+    head = (f"On stratified folds (the same groups in training and test; a quick check on "
+            f"{check['n_clips']} clips)")
+    if opposite:
+        story = (f" per-pixel standardization scores {_pct(acc['standard'])} against "
+                 f"{_pct(acc['none'])} for the raw data ({100 * d_strat:+.1f} points), but "
+                 f"{100 * d_group:+.1f} on groups it has not seen")
+    else:
+        story = (f" {best.label} scores {_pct(acc[best.label])}, {100 * gap:.0f} points more "  # type: ignore[union-attr]
+                 "than on groups it has not seen")
+    return (head + story + ": the groups (speakers, kits, sessions) differ systematically, and "
+            "what a model learns about its training groups does not carry over. The Statistics "
+            "page's group drift map shows where they differ; if your model will meet new "
+            "groups, trust the group folds.")
+
+
 def verdict(result: ExperimentResult, stats: PixelStats | None = None) -> str:
     """Plain-language conclusion of an experiment, no more certain than its folds allow.
 
@@ -215,6 +254,9 @@ def verdict(result: ExperimentResult, stats: PixelStats | None = None) -> str:
         parts.append(f"Per-pixel standardization (the question's (X - X.mean(0)) / X.std(0)) "
                      f"scores {_pct(standard.mean)} ({_ci(standard)}): {_relation(diff, p)} "
                      f"the raw data ({100 * diff:+.1f} points, {_pval(p)}).")
+    split_story = _folds_disagree(result)
+    if split_story:
+        parts.append(split_story)
     if stats is not None:
         why = _why(result, stats)
         if why:

@@ -131,10 +131,27 @@ def duration(source: Source, *, name: str | None = None) -> float:
     >>> duration(buf.getvalue())
     0.5
     """
+    return header(source, name=name)[0]
+
+
+def header(source: Source, *, name: str | None = None) -> tuple[float, int]:
+    """``(seconds, sample_rate)`` of an audio file, read from its header only.
+
+    The sample rate is the file's own (before any resampling): bands above its Nyquist
+    frequency hold no signal, whatever rate the clip is resampled to.
+
+    Examples
+    --------
+    >>> import io, soundfile as sf
+    >>> buf = io.BytesIO()
+    >>> sf.write(buf, np.zeros(4000, dtype=np.float32), 8000, format="WAV")
+    >>> header(buf.getvalue())
+    (0.5, 8000)
+    """
     label = _label(source, name)
     info = _info(_open(source, label), label)
     _check_rate(info.samplerate, label)
-    return float(info.frames) / float(info.samplerate)
+    return float(info.frames) / float(info.samplerate), int(info.samplerate)
 
 
 def decode(source: Source, *, sr: int, max_seconds: float | None = None,

@@ -90,6 +90,7 @@ def _check_n_jobs(n_jobs: int) -> int:
 @dataclass
 class _Loaded:
     seconds: float
+    rate: float = float("nan")  # the file's own sample rate (NaN when its header cannot say)
     y: np.ndarray | None = None  # fixed-length signal, awaiting the batched spectrogram
     S: np.ndarray | None = None  # a cache hit
     key: str | None = None
@@ -129,18 +130,28 @@ def _load_one(item: Item, config: SpectrogramConfig, cache: FeatureCache | None,
     if cache is None:
         src = item.source() if callable(item.source) else item.source
         y = audio.decode(src, sr=config.sr, max_seconds=max_seconds, name=item.name)
-        return _Loaded(seconds=y.size / config.sr, y=fix_length(y, config=config))
+        return _Loaded(seconds=y.size / config.sr, rate=_source_rate(src, item.name),
+                       y=fix_length(y, config=config))
     data = _read_bytes(item)
     key = cache_key(data, config)
     S = cache.get(key)
     if S is not None and S.shape == config.shape:
-        seconds = audio.duration(data, name=item.name)
+        seconds, rate = audio.header(data, name=item.name)
         if seconds > max_seconds:
             raise LimitError(f"{item.name}: lasts {seconds:.1f} s, above the limit of "
                              f"{max_seconds:g} s; trim the clip or raise SNDIAG_MAX_CLIP_SECONDS")
-        return _Loaded(seconds=seconds, S=np.asarray(S, dtype=np.float32))
+        return _Loaded(seconds=seconds, rate=rate, S=np.asarray(S, dtype=np.float32))
     y = audio.decode(data, sr=config.sr, max_seconds=max_seconds, name=item.name)
-    return _Loaded(seconds=y.size / config.sr, y=fix_length(y, config=config), key=key)
+    return _Loaded(seconds=y.size / config.sr, rate=_source_rate(data, item.name),
+                   y=fix_length(y, config=config), key=key)
+
+
+def _source_rate(source: Any, name: str) -> float:
+    """The file's own sample rate from its header; NaN when only a fallback decoder reads it."""
+    try:
+        return float(audio.header(source, name=name)[1])
+    except DecodeError:
+        return float("nan")
 
 
 def _mel_batch(ys: list[np.ndarray], keys: list[str | None], config: SpectrogramConfig,
@@ -171,6 +182,7 @@ class _Run:
     X: np.ndarray
     ok: np.ndarray
     seconds: np.ndarray
+    rates: np.ndarray
     errors: dict[int, str]
 
 
@@ -190,7 +202,7 @@ class _Pipeline:
         self.items, self.config, self.cache, self.limits = items, config, cache, limits
         self.progress, self.n_jobs = progress, n_jobs
         self.run = _Run(np.empty((n, *config.shape), dtype=np.float32), np.zeros(n, dtype=bool),
-                        np.full(n, np.nan), {})
+                        np.full(n, np.nan), np.full(n, np.nan), {})
         self.batches = [list(range(i, min(i + batch_size, n))) for i in range(0, n, batch_size)]
         self.waiting = [len(b) for b in self.batches]
         self.signals: list[dict[int, tuple[np.ndarray, str | None]]] = [{} for _ in self.batches]
@@ -234,6 +246,7 @@ class _Pipeline:
             self.run.errors[i] = _reason(exc, self.items[i].name)
         else:
             self.run.seconds[i] = loaded.seconds
+            self.run.rates[i] = loaded.rate
             if loaded.S is not None:
                 self.run.X[i] = loaded.S
                 self.run.ok[i] = True
@@ -261,9 +274,16 @@ class _Pipeline:
         self._open_batch(pool)
 
 
-def durations(seconds: np.ndarray, config: SpectrogramConfig) -> dict[str, Any]:
+def durations(seconds: np.ndarray, config: SpectrogramConfig,
+              rates: np.ndarray | None = None) -> dict[str, Any]:
+    """Per-clip durations against the grid, and the files' own sample rates, for provenance.
+
+    ``source_sr`` (when ``rates`` are given and any is known): ``min``, ``max`` and ``counts``
+    (rate in Hz -> clips) of the files' own sample rates; ``rates`` one per clip (None when
+    unknown), like ``seconds``.
+    """
     samples = np.rint(seconds * config.sr)
-    return {
+    out = {
         "min": float(seconds.min()),
         "median": float(np.median(seconds)),
         "max": float(seconds.max()),
@@ -273,6 +293,14 @@ def durations(seconds: np.ndarray, config: SpectrogramConfig) -> dict[str, Any]:
         "n_cropped": int((samples > config.n_samples).sum()),
         "seconds": [round(float(s), 4) for s in seconds],
     }
+    known = np.asarray(rates, dtype=np.float64) if rates is not None else np.zeros(0)
+    known = known[np.isfinite(known)]
+    if known.size:
+        values, counts = np.unique(known.astype(np.int64), return_counts=True)
+        out["source_sr"] = {"min": int(values.min()), "max": int(values.max()),
+                            "counts": {str(v): int(c) for v, c in zip(values, counts, strict=True)}}
+        out["rates"] = [int(r) if np.isfinite(r) else None for r in np.asarray(rates, float)]
+    return out
 
 
 def _build(items: list[Item], *, source: str, config: SpectrogramConfig, labels: str,
@@ -311,7 +339,7 @@ def _build(items: list[Item], *, source: str, config: SpectrogramConfig, labels:
         "labels": lab.how,
         "n_files": len(items) + len(skipped),
         "n_skipped": len(all_skipped),
-        "durations": durations(run.seconds[keep], config),
+        "durations": durations(run.seconds[keep], config, run.rates[keep]),
         "created": now(),
         **(extra or {}),
     }

@@ -6,7 +6,8 @@ labels them here with :func:`assign_labels`, in this order of precedence:
 
 * ``labels_csv``: a manifest with a header row ``path,label[,group][,split]``;
 * ``label_regex``: a pattern with named groups ``label`` and optionally ``group``, searched in
-  each file name (FSDD: ``(?P<label>\\d)_(?P<group>[a-z]+)_\\d+\\.wav``);
+  each file name (FSDD: ``(?P<label>\\d)_(?P<group>[a-z]+)_\\d+\\.wav``); a pattern with only a
+  ``group`` reads the groups and leaves the labels to the class folders;
 * ``labels="folder"`` (the default): the first folder level under the common root of the clip
   names, so a folder or zip of class folders works whether or not it is wrapped in one top
   folder. When no clip sits in a folder, the dataset is unlabelled. When that level holds only
@@ -25,15 +26,18 @@ import io
 import os
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from sndiag.dataset import Skipped
 from sndiag.errors import DataError, ParameterError
 
-__all__ = ["Item", "Labelled", "Labels", "assign_labels", "clean_name"]
+__all__ = ["GroupHint", "Item", "Labelled", "Labels", "assign_labels", "clean_name",
+           "suggest_groups"]
 
 Labels = Literal["folder", "none"]
 Source = str | bytes | Callable[[], bytes]
@@ -109,11 +113,13 @@ def _regex_labels(items: list[Item], pattern: str) -> Labelled:
     except re.error as exc:
         raise ParameterError(f"label_regex={pattern!r} is not a valid regular expression ({exc})"
                              ) from None
-    if "label" not in rx.groupindex:
+    if "label" not in rx.groupindex and "group" not in rx.groupindex:
         raise ParameterError(
-            f"label_regex={pattern!r} has no named group 'label'; write e.g. "
+            f"label_regex={pattern!r} has no named group 'label' (or 'group'); write e.g. "
             r"'(?P<label>\d)_(?P<group>[a-z]+)_\d+\.wav'"
         )
+    if "label" not in rx.groupindex:
+        return _regex_groups(_folder_labels(items), rx, pattern)
     has_group = "group" in rx.groupindex
     has_split = "split" in rx.groupindex
     kept, y, groups, split, skipped = [], [], [], [], []
@@ -128,6 +134,150 @@ def _regex_labels(items: list[Item], pattern: str) -> Labelled:
         split.append((m.group("split") or "").lower() if has_split else "")
     return Labelled(kept, y, groups if has_group else None, skipped, how=f"regex {pattern}",
                     split=split if has_split else None)
+
+
+def _regex_groups(lab: Labelled, rx: re.Pattern[str], pattern: str) -> Labelled:
+    """Folder labels, with groups from a pattern that has only a ``group``."""
+    kept, y, groups, split, skipped = [], [], [], [], list(lab.skipped)
+    for i, it in enumerate(lab.items):
+        m = rx.search(posixpath.basename(it.name))
+        if m is None or not m.group("group"):
+            skipped.append(Skipped(it.name, f"file name does not match label_regex {pattern!r}"))
+            continue
+        kept.append(it)
+        if lab.y is not None:
+            y.append(lab.y[i])
+        if lab.split is not None:
+            split.append(lab.split[i])
+        groups.append(m.group("group"))
+    return Labelled(kept, y if lab.y is not None else None, groups, skipped,
+                    how=f"{lab.how}, groups by regex {pattern}",
+                    split=split if lab.split is not None else None)
+
+
+# -- group suggestions ------------------------------------------------------------------------
+#: Separators tried, strongest first, when looking for a group in file names.
+_SEPARATORS = ("__", "_", "-", " ", ".")
+
+
+@dataclass(frozen=True)
+class GroupHint:
+    """A part of the clip names that looks like a group (speaker, kit, session): see
+    :func:`suggest_groups`.
+
+    Attributes
+    ----------
+    how : str
+        Which part, in words (``"the 2nd '_'-separated part of the file name"``).
+    groups : tuple of str
+        The group of each clip, in the order of the names given.
+    pattern : str or None
+        A ``label_regex`` with only a ``group`` that reads it (labels stay the class folders);
+        None for a folder level.
+    """
+
+    how: str
+    groups: tuple[str, ...]
+    pattern: str | None
+
+    @property
+    def n_groups(self) -> int:
+        return len(set(self.groups))
+
+    @property
+    def examples(self) -> list[str]:
+        """The most frequent values (at most 4)."""
+        values, counts = np.unique(np.asarray(self.groups), return_counts=True)
+        return [str(v) for v in values[np.argsort(-counts, kind="stable")][:4]]
+
+
+def _ordinal(i: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(i, f"{i}th")
+
+
+def _candidates(names: list[str]) -> list[tuple[str, list[str], str | None]]:
+    out: list[tuple[str, list[str], str | None]] = []
+    dirs = [n.split("/")[:-1] for n in names]
+    depth = min((len(d) for d in dirs), default=0)
+    for k in range(depth):
+        out.append((f"folder level {k + 1} of the names", [d[k] for d in dirs], None))
+    stems = [posixpath.splitext(posixpath.basename(n))[0] for n in names]
+    for sep in _SEPARATORS:
+        if sum(sep in s for s in stems) < 0.95 * len(stems):
+            continue
+        parts = [s.split(sep) for s in stems]
+        width = min(len(p) for p in parts)
+        esc = re.escape(sep)
+        for i in range(min(width, 4)):
+            values = [p[i] for p in parts]
+            skip = rf"(?:.*?{esc}){{{i}}}" if i else ""
+            pattern = rf"^{skip}(?P<group>.+?)(?:{esc}|\.[^.]*$|$)"
+            out.append((f"the {_ordinal(i + 1)} {sep!r}-separated part of the file name",
+                        values, pattern))
+        if sep == "__":  # a strong separator: do not split its parts any further
+            break
+    return out
+
+
+def suggest_groups(names: Sequence[str], labels: Sequence[str] | None = None, *,
+                   max_hints: int = 3) -> list[GroupHint]:
+    """Parts of the clip names that look like a group: a speaker, a kit, a session.
+
+    A part qualifies when it takes between 2 and ``n/2`` values, most clips share their value
+    with others, it is not the label itself, and (given labels) its groups mix classes rather
+    than each holding one. Words rank before numbers (a take number is rarely a group), fewer
+    groups before more.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Clip names (relative posix paths, e.g. ``Dataset.names``).
+    labels : sequence of str, optional
+        The clips' labels.
+    max_hints : int
+        Most hints returned, best first.
+
+    Examples
+    --------
+    >>> names = [f"{d}_{s}_{n}.wav" for d in "0123" for s in ("george", "lucas") for n in "012"]
+    >>> hint = suggest_groups(names, [n[0] for n in names])[0]
+    >>> hint.how, hint.n_groups, hint.examples
+    ("the 2nd '_'-separated part of the file name", 2, ['george', 'lucas'])
+    >>> print(hint.pattern)
+    ^(?:.*?_){1}(?P<group>.+?)(?:_|\\.[^.]*$|$)
+    """
+    names = [clean_name(str(n)) for n in names]
+    n = len(names)
+    if n < 4:
+        return []
+    y = None if labels is None else [str(v) for v in labels]
+    scored = []
+    seen: set[tuple[str, ...]] = set()
+    for how, values, pattern in _candidates(names):
+        key = tuple(values)
+        if key in seen:
+            continue
+        seen.add(key)
+        uniq, inverse, counts = np.unique(np.asarray(values), return_inverse=True,
+                                          return_counts=True)
+        if not 2 <= uniq.size <= n // 2 or (counts[inverse] >= 2).mean() < 0.8:
+            continue
+        if y is not None:
+            if len(set(zip(values, y, strict=True))) == uniq.size:  # each group one class
+                continue
+            if len(set(y)) >= 2 and len(set(zip(values, y, strict=True))) == len(set(y)) \
+                    and uniq.size == len(set(y)):
+                continue  # the label again
+        if pattern is not None:
+            rx = re.compile(pattern)
+            got = [(m.group("group") if (m := rx.search(posixpath.basename(nm))) else None)
+                   for nm in names]
+            if got != values:
+                pattern = None
+        numeric = all(v.isdigit() for v in uniq.tolist())
+        scored.append(((numeric, uniq.size), GroupHint(how, tuple(values), pattern)))
+    scored.sort(key=lambda t: t[0])
+    return [h for _, h in scored[:max_hints]]
 
 
 _PATH_COLUMNS = ("path", "file", "filename")

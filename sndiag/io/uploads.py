@@ -28,7 +28,7 @@ from sndiag.errors import DecodeError, LimitError, ParameterError
 from sndiag.io import audio
 from sndiag.io.arrays import load_arrays
 from sndiag.io.clips import from_files, from_folder, from_zip
-from sndiag.io.labels import clean_name
+from sndiag.io.labels import GroupHint, clean_name
 from sndiag.io.zips import MB
 from sndiag.settings import resolve_limits
 
@@ -44,7 +44,9 @@ __all__ = [
     "load_audio_uploads",
     "load_server_folder",
     "load_zip_upload",
+    "reextract",
     "resolve_server_folder",
+    "with_groups",
 ]
 
 #: Label sources offered for audio: value -> label shown.
@@ -196,6 +198,84 @@ def holdout_split(ds: Dataset, groups: Sequence[str]) -> Dataset:
     split = np.where(np.isin(ds.groups, list(held)), "test", "train")
     prov = {**ds.provenance, "split": f"groups {', '.join(sorted(held))} held out as test"}
     return ds.replace(split=split, provenance=prov)
+
+
+def with_groups(ds: Dataset, hint: GroupHint) -> Dataset:
+    """``ds`` with the groups of a :func:`~sndiag.io.labels.suggest_groups` hint.
+
+    Examples
+    --------
+    >>> from sndiag.io.labels import suggest_groups
+    >>> names = [f"{d}_{s}_{n}.wav" for d in "01" for s in ("ann", "bob") for n in "01"]
+    >>> d = Dataset(np.zeros((8, 2, 2)), y=[n[0] for n in names], names=names)
+    >>> with_groups(d, suggest_groups(d.names, d.y)[0]).groups.tolist()
+    ['ann', 'ann', 'bob', 'bob', 'ann', 'ann', 'bob', 'bob']
+    """
+    if len(hint.groups) != ds.n_clips:
+        raise ParameterError(f"the hint has {len(hint.groups)} groups for {ds.n_clips} clips; "
+                             "suggest groups on this dataset's names")
+    prov = {**ds.provenance, "groups": f"from {hint.how}"}
+    return ds.replace(groups=np.asarray(hint.groups, dtype=str), provenance=prov)
+
+
+def reextract(ds: Dataset, source: AudioSource | None, *, config: SpectrogramConfig,
+              data_root_dir: Path | None = None, limits: Limits | None = None,
+              cache: Any = None, progress: Progress | None = None) -> Dataset:
+    """The same audio files as ``ds``, extracted again with ``config``.
+
+    Labels, groups and split are carried over by clip name (a clip that fails now is skipped).
+    The audio comes from the session's ``source`` (uploads, a zip), the shipped sample, or the
+    dataset's server folder inside ``data_root_dir``.
+
+    Raises
+    ------
+    DataError
+        When the audio is not available here (arrays, or uploads of another session).
+    """
+    from sndiag.errors import DataError
+
+    if ds.config is None or ds.provenance.get("kind") not in ("audio", None) and \
+            not ds.provenance.get("sample"):
+        raise DataError("this dataset was not extracted from audio here, so it cannot be "
+                        "extracted again; load the audio files with the new settings")
+    limits = resolve_limits(limits)
+    kw: dict[str, Any] = dict(config=config, labels="none", cache=cache, limits=limits,
+                              progress=progress)
+    if ds.provenance.get("sample"):
+        from sndiag.demo import sample_folder
+
+        folder = sample_folder()
+        new = from_files([str(w) for w in sorted(folder.glob("*.wav"))], root=folder,
+                         source="sndiag sample (FSDD)", **kw)
+    elif source is not None and source.kind == "files" and source.files:
+        new = from_files(list(source.files.items()), source="upload", **kw)
+    elif source is not None and source.kind == "zip" and source.archive is not None:
+        new = from_zip(source.archive, name=ds.name, **kw)
+    else:
+        folder = source.root if source is not None and source.kind == "folder" \
+            else ds.provenance.get("source")
+        path = Path(str(folder)).resolve() if folder else None
+        if path is None or data_root_dir is None or not path.is_dir() \
+                or not path.is_relative_to(data_root_dir.resolve()):
+            raise DataError("the audio of this dataset is not available in this session (it was "
+                            "uploaded in another one); upload it again with the new settings")
+        new = from_folder(path, source=str(path), **kw)
+    where = {str(n): i for i, n in enumerate(ds.names)} if ds.names is not None else {}
+    keep = [j for j, n in enumerate(new.names) if str(n) in where]
+    if not keep:
+        raise DataError("none of the clips could be matched to the dataset's clips by name")
+    old = np.array([where[str(new.names[j])] for j in keep])
+
+    def carry(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else np.asarray(values)[old]
+
+    prov = {**ds.provenance, **{k: v for k, v in new.provenance.items()
+                                if k in ("config", "durations", "created", "n_files",
+                                         "n_skipped")},
+            "name": f"{ds.name} (re-extracted)", "reextracted_from": ds.content_hash}
+    return Dataset(new.X[keep], y=carry(ds.y), groups=carry(ds.groups),
+                   names=[str(new.names[j]) for j in keep], provenance=prov,
+                   skipped=new.skipped, split=carry(ds.split))
 
 
 # -- server folders ---------------------------------------------------------------------------

@@ -30,25 +30,31 @@ from sndiag.masks import MaskSpec
 from sndiag.settings import Settings
 
 __all__ = [
-    "auto_flag_rows",
+    "auto_flags",
     "current_dataset",
     "dataset",
+    "dataset_drift",
     "demo_dataset",
+    "diagnostics",
     "effect",
     "exported",
     "feature_cache",
     "figure",
+    "grid_suggestion",
+    "group_drift",
+    "group_hints",
     "mask",
     "mask_key",
     "params_key",
     "pixel_stats",
     "report_html",
-    "scaler_options",
     "scaler_chains",
+    "scaler_options",
     "scaler_registry",
     "scaler_title",
     "settings",
     "spec_key",
+    "split_drift",
     "store",
     "summary",
 ]
@@ -177,20 +183,88 @@ def params_key(params: dict[str, Any] | None) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _mask(ds_id: str, key: str, _spec: MaskSpec, _stats: Any) -> Any:
-    return _spec.build(_stats)
+def _mask(ds_id: str, key: str, _spec: MaskSpec, _stats: Any, _provenance: Any) -> Any:
+    return _spec.build(_stats, provenance=_provenance)
 
 
-def mask(ds_id: str, spec: MaskSpec, stats: Any) -> Any:
-    """:meth:`MaskSpec.build` on the dataset's statistics, once per (dataset, spec)."""
-    return _mask(ds_id, spec_key(spec), spec, stats)
+def mask(ds: Dataset, spec: MaskSpec, stats: Any) -> Any:
+    """:meth:`MaskSpec.build` on the dataset's statistics (and provenance, for the rows above
+    the recordings' Nyquist frequency), once per (dataset, spec)."""
+    return _mask(ds.content_hash, spec_key(spec), spec, stats, ds.provenance)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def auto_flag_rows(ds_id: str, _stats: Any) -> list[int]:
+def _auto_flags(ds_id: str, _stats: Any, _provenance: Any) -> Any:
     from sndiag.masks import auto_flags
 
-    return auto_flags(_stats).masked_rows
+    return auto_flags(_stats, pixels=False, provenance=_provenance)
+
+
+def auto_flags(ds: Dataset, stats: Any) -> Any:
+    """:func:`sndiag.masks.auto_flags` rows of the dataset (a :class:`~sndiag.masks.Mask`)."""
+    return _auto_flags(ds.content_hash, stats, ds.provenance)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _diagnostics(ds_id: str, _stats: Any, _provenance: Any) -> list[Any]:
+    from sndiag.diagnostics import diagnose_dataset
+
+    return diagnose_dataset(_stats, _provenance)
+
+
+def diagnostics(ds: Dataset, stats: Any) -> list[Any]:
+    """:func:`sndiag.diagnostics.diagnose_dataset`, once per dataset."""
+    return _diagnostics(ds.content_hash, stats, ds.provenance)
+
+
+@st.cache_data(show_spinner="Computing the group drift map (once per dataset)...", max_entries=4)
+def group_drift(ds_id: str, _ds: Dataset) -> np.ndarray:
+    """:func:`sndiag.drift.group_drift` of a dataset's groups."""
+    from sndiag.drift import group_drift as drift
+
+    return drift(_ds.X, _ds.groups)
+
+
+@st.cache_data(show_spinner="Comparing the two parts...", max_entries=4)
+def split_drift(ds_id: str, _ds: Dataset) -> np.ndarray:
+    """:func:`sndiag.drift.split_drift`, train -> test."""
+    from sndiag.drift import split_drift as drift
+
+    return drift(_ds.X, _ds.split)
+
+
+@st.cache_data(show_spinner="Comparing the two datasets...", max_entries=4)
+def dataset_drift(ds_id: str, other_id: str, _a: Any, _b: Any) -> np.ndarray:
+    """:func:`sndiag.drift.dataset_drift` between two datasets' statistics."""
+    from sndiag.drift import dataset_drift as drift
+
+    return drift(_a, _b)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _grid(ds_id: str, _provenance: Any) -> Any:
+    from sndiag.diagnostics import suggest_from_provenance
+
+    return suggest_from_provenance(_provenance)
+
+
+def grid_suggestion(ds: Dataset) -> Any:
+    """:func:`sndiag.diagnostics.suggest_from_provenance` (None when the grid fits)."""
+    return _grid(ds.content_hash, ds.provenance)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _group_hints(ds_id: str, _ds: Dataset) -> list[Any]:
+    from sndiag.io.labels import suggest_groups
+
+    if _ds.groups is not None or _ds.names is None:
+        return []
+    return suggest_groups([str(n) for n in _ds.names], None if _ds.y is None else list(_ds.y))
+
+
+def group_hints(ds: Dataset) -> list[Any]:
+    """:func:`sndiag.io.labels.suggest_groups` for a dataset without groups."""
+    return _group_hints(ds.content_hash, ds)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)  # ~4 MB each (histogram samples)

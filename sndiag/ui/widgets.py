@@ -90,7 +90,7 @@ def current_mask(ds: Dataset, stats: Any) -> Any:
     if rows != spec.rows:
         spec = spec.replace(rows=rows)
         state.set_mask(spec)
-    m = cache.mask(ds.content_hash, spec, stats)
+    m = cache.mask(ds, spec, stats)
     return m if m.n_masked_pixels else None
 
 
@@ -226,3 +226,24 @@ def _clean_params(given: dict[str, Any]) -> dict[str, dict[str, Any]]:
             except ParameterError:
                 continue
     return {k: v for k, v in out.items() if v}
+
+
+#: How each diagnostic kind is shown: (title, Material icon).
+DIAGNOSTIC_LOOK = {
+    "padding": ("Padding", ":material/space_bar:"),
+    "above_nyquist": ("Above the recordings' Nyquist frequency", ":material/graphic_eq:"),
+    "silent": ("Silent bands", ":material/volume_off:"),
+    "constant": ("Constant pixels", ":material/horizontal_rule:"),
+}
+
+
+def show_diagnostics(diagnostics: list[Any], *, kinds: tuple[str, ...] | None = None) -> None:
+    """One line per :class:`sndiag.diagnostics.Diagnostic`: what, why, and its share of pixels."""
+    shown = [d for d in diagnostics if kinds is None or d.kind in kinds]
+    if not shown:
+        st.caption("No padding, empty or silent bands, or constant pixels found.")
+        return
+    for d in shown:
+        title, icon = DIAGNOSTIC_LOOK.get(d.kind, (d.kind, ":material/info:"))
+        st.markdown(f"{icon} **{title}** ({100 * d.fraction:.0f}% of pixels): "
+                    f"{d.reason}")  # built from numbers only, no user text

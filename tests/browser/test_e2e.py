@@ -207,6 +207,23 @@ def test_statistics_page_shows_the_three_heatmaps(page: Any, base_url: str, shot
     shot(page, "statistics-demo")
 
 
+def test_statistics_page_names_the_causes_and_draws_the_group_drift(page: Any, base_url: str,
+                                                                      shot: Any) -> None:
+    open_url(page, f"{base_url}/statistics", "Statistics")
+    why = page.locator('[data-testid="stExpander"]').filter(has_text="Why the SNR is low")
+    expect(why).to_contain_text("Above the recordings' Nyquist frequency")
+    expect(why).to_contain_text("mel rows 43-59")
+    expect(why).to_contain_text("Padding")
+    page.get_by_role("tab", name="Group drift").click()
+    wait_idle(page)
+    drift = chart_titled(page, "Group drift: 6 groups")
+    expect(drift).to_have_count(1, timeout=STEP)
+    expect(drift).to_be_visible()
+    expect(drift.locator(".heatmaplayer .hm")).to_have_count(1)
+    no_errors(page)
+    shot(page, "statistics-group-drift")
+
+
 def test_mask_threshold_slider_moves_with_the_keyboard(page: Any, base_url: str,
                                                         shot: Any) -> None:
     open_url(page, f"{base_url}/mask", "Mask")
@@ -239,13 +256,17 @@ def test_scalers_page_shows_the_default_scalers(page: Any, base_url: str, shot: 
     box = multiselect(page, "Scalers to compare")
     expect(box.locator("[data-tag]").first).to_be_visible()
     assert selected(box) == DEFAULT_SCALERS
-    # the clip before scaling + five figures (after, mean, std, gain, values) per scaler
-    expect(charts(page)).to_have_count(1 + 5 * len(DEFAULT_SCALERS), timeout=SLOW)
+    # the clip before scaling + six figures (after, mean, std, gain, values, distribution checks)
+    expect(charts(page)).to_have_count(1 + 6 * len(DEFAULT_SCALERS), timeout=SLOW)
     for name in DEFAULT_SCALERS:
         expect(page.locator('[data-testid="stCaptionContainer"] code').filter(
             has_text=re.compile(rf"^{name}$"))).to_have_count(1)
         expect(chart_titled(page, f"Noise gain vs SNR — {name}")).to_have_count(1)
         expect(chart_titled(page, f"after {name}")).to_have_count(1)
+        checks = chart_titled(page, f"Distribution checks — {name}")
+        expect(checks).to_have_count(1)
+        expect(checks).to_contain_text("of values beyond ±3")
+        expect(checks.locator(".heatmaplayer .hm")).to_have_count(2)   # band correlations
     no_errors(page)
     shot(page, "scalers-demo")
 
@@ -291,7 +312,7 @@ def test_a_copied_link_shows_the_same_view_in_a_new_session(new_page: Any, base_
     box2 = multiselect(other, "Scalers to compare")
     expect(box2.locator("[data-tag]").first).to_be_visible()
     assert selected(box2) == ["standard", "std_floor", "band"]
-    expect(charts(other)).to_have_count(1 + 5 * 3, timeout=SLOW)
+    expect(charts(other)).to_have_count(1 + 6 * 3, timeout=SLOW)
     expect(sidebar(other).locator("p").filter(has_text="Dataset:").first).to_have_text(dataset)
     expect(sidebar(other).locator("p").filter(has_text="Mask:").first).to_have_text(mask_text)
     other.get_by_text("Scaler options", exact=True).click()

@@ -404,3 +404,56 @@ def test_every_page_names_the_same_lowest_snr_rows(app: AppTest, tmp_path: Path)
 
     assert f"mel rows {rows} have the lowest SNR" in _why(
         ExperimentResult(ds.summary(), "ridge", 2, "s", [], [1], [1]), stats)
+
+
+# -- diagnostics, grid and groups (the real-audio sample: 8 kHz clips on the 22.05 kHz grid) ---
+def _texts(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+
+
+def test_the_sample_is_diagnosed_and_the_mask_page_offers_the_rows_above_nyquist(
+        app: AppTest) -> None:
+    app.run()
+    app.switch_page("pages/statistics.py").run()
+    _ok(app)
+    text = _texts(app)
+    assert "Above the recordings' Nyquist frequency" in text and "mel rows 43-59" in text
+    assert "**Padding**" in text and "Per pixel, how much the group means" in text
+    app.switch_page("pages/mask.py").run()
+    box = app.checkbox(key="w_auto_flag")
+    assert box.label == "Pre-select auto-flagged rows (17)"
+    assert any("Nyquist frequency (4000 Hz): rows 43-59" in c.value for c in app.caption)
+    box.check().run()
+    _ok(app)
+    assert list(app.multiselect(key="w_mask_rows").value) == list(range(43, 60))
+    assert app.query_params["rows"] in ("43-59", ["43-59"])
+
+
+def test_the_data_page_suggests_a_grid_and_re_extracts_with_it(app: AppTest) -> None:
+    app.run()
+    first = app.session_state["ds_id"]
+    assert any("A grid that fits these clips" in m.value for m in app.markdown)
+    assert any("per load, all files together" in c.value for c in app.caption)
+    app.button(key="btn_reextract").click().run()
+    _ok(app)
+    assert app.session_state["ds_id"] != first
+    assert "(re-extracted)" in app.subheader[0].value
+    assert not [b for b in app.button if b.key == "btn_reextract"]   # the grid now fits
+    assert _metric(app, "Groups") == "6"
+
+
+def test_a_group_in_the_file_names_is_offered_and_used(app: AppTest, store_dir: Path) -> None:
+    rng = np.random.default_rng(3)
+    names = [f"{lab}/{kit}__{lab}{i}.wav" for lab in ("kick", "snare")
+             for kit in ("808", "acoustic", "jazz") for i in range(4)]
+    ds = Dataset(rng.gamma(2.0, 1.0, size=(24, 60, 130)).astype(np.float32),
+                 y=[n.split("/")[0] for n in names], names=names,
+                 provenance={"name": "kits without groups"})
+    entry = FileStore(store_dir).put(ds)
+    app.query_params["ds"] = entry.dataset_id
+    app.run()
+    assert any("The file names seem to carry a group" in m.value for m in app.markdown)
+    app.button(key="btn_use_groups").click().run()
+    _ok(app)
+    assert _metric(app, "Groups") == "3"
+    assert app.session_state["ds_id"] != entry.dataset_id
