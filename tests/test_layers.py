@@ -16,7 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sndiag"
 
 #: Floors, bottom up; a module may import from its own floor or any floor below, never above.
 FLOORS: tuple[tuple[str, ...], ...] = (
-    ("sndiag._lazy", "sndiag.errors", "sndiag._kernels", "sndiag.io", "sndiag.data"),  # io: lazy
+    ("sndiag._lazy", "sndiag.errors", "sndiag._kernels", "sndiag.io", "sndiag.data",
+     "sndiag.text"),  # io: lazy
     ("sndiag.config",),
     ("sndiag.settings", "sndiag.images", "sndiag.spectrogram"),
     ("sndiag.dataset", "sndiag.io.atomic"),

@@ -34,7 +34,7 @@ from sndiag.io.feature_cache import FeatureCache, cache_key
 from sndiag.io.labels import Item, Labels, assign_labels, clean_name
 from sndiag.io.zips import MB, check_archive, member_name, member_reader
 from sndiag.settings import resolve_limits
-from sndiag.spectrogram import DEFAULT_BATCH_SIZE, fix_length, melspectrogram
+from sndiag.spectrogram import DEFAULT_BATCH_SIZE, melspectrogram
 
 __all__ = [
     "ARCHIVE_EXTENSIONS",
@@ -123,13 +123,13 @@ def _check_size(item: Item, limits: Limits) -> None:
 
 def _load_one(item: Item, config: SpectrogramConfig, cache: FeatureCache | None,
               limits: Limits) -> _Loaded:
-    """Decode one clip (in a worker thread); a cache hit skips decoding."""
+    """Decode one clip's window (in a worker thread); a cache hit skips decoding."""
     max_seconds = limits.max_clip_seconds
     _check_size(item, limits)
     if cache is None:
         src = item.source() if callable(item.source) else item.source
-        y = audio.decode(src, sr=config.sr, max_seconds=max_seconds, name=item.name)
-        return _Loaded(seconds=y.size / config.sr, y=fix_length(y, config=config))
+        w = audio.decode_window(src, config=config, max_seconds=max_seconds, name=item.name)
+        return _Loaded(seconds=w.seconds, y=w.y)
     data = _read_bytes(item)
     key = cache_key(data, config)
     S = cache.get(key)
@@ -139,8 +139,8 @@ def _load_one(item: Item, config: SpectrogramConfig, cache: FeatureCache | None,
             raise LimitError(f"{item.name}: lasts {seconds:.1f} s, above the limit of "
                              f"{max_seconds:g} s; trim the clip or raise SNDIAG_MAX_CLIP_SECONDS")
         return _Loaded(seconds=seconds, S=np.asarray(S, dtype=np.float32))
-    y = audio.decode(data, sr=config.sr, max_seconds=max_seconds, name=item.name)
-    return _Loaded(seconds=y.size / config.sr, y=fix_length(y, config=config), key=key)
+    w = audio.decode_window(data, config=config, max_seconds=max_seconds, name=item.name)
+    return _Loaded(seconds=w.seconds, y=w.y, key=key)
 
 
 def _mel_batch(ys: list[np.ndarray], keys: list[str | None], config: SpectrogramConfig,

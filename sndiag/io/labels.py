@@ -32,6 +32,7 @@ from typing import Literal
 
 from sndiag.dataset import Skipped
 from sndiag.errors import DataError, ParameterError
+from sndiag.text import clean
 
 __all__ = ["Item", "Labelled", "Labels", "assign_labels", "clean_name"]
 
@@ -45,6 +46,11 @@ class Item:
 
     name: str
     source: Source
+
+    def __post_init__(self) -> None:
+        # A file name that is not valid UTF-8 comes with lone surrogates; the name is text to
+        # show, match and store, so it gets visible escapes (the source still opens the file).
+        object.__setattr__(self, "name", clean(self.name))
 
 
 @dataclass
