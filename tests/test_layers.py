@@ -19,10 +19,10 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("sndiag._lazy", "sndiag.errors", "sndiag._kernels", "sndiag.io", "sndiag.data",
      "sndiag.text"),  # io: lazy
     ("sndiag.config",),
-    ("sndiag.settings", "sndiag.images", "sndiag.spectrogram"),
+    ("sndiag.settings", "sndiag.images", "sndiag.spectrogram", "sndiag.memory"),
     ("sndiag.dataset", "sndiag.io.atomic"),
     ("sndiag.stats", "sndiag.io.zips", "sndiag.io.audio", "sndiag.io.labels", "sndiag.io.arrays",
-     "sndiag.io.feature_cache"),
+     "sndiag.io.feature_cache", "sndiag.io.patterns"),
     ("sndiag.io.streaming", "sndiag.io.clips", "sndiag.masks", "sndiag.scalers"),
     ("sndiag.io.dispatch", "sndiag.io.uploads", "sndiag.effects", "sndiag.experiment",
      "sndiag.export", "sndiag.demo", "sndiag.store", "sndiag.auth"),

@@ -43,6 +43,7 @@ from sndiag.io.clips import durations, from_files, scan_folder
 from sndiag.io.feature_cache import DiskCache, FeatureCache
 from sndiag.io.labels import Item, assign_labels
 from sndiag.io.streaming import write_npz_chunks
+from sndiag.memory import check_images_fit, check_window
 from sndiag.spectrogram import DEFAULT_BATCH_SIZE
 
 __all__ = ["ChunkedExtraction", "extract_chunked"]
@@ -162,7 +163,8 @@ def _plan(src: Any, *, root: Any, labels: str, label_regex: str | None,
     if len(items) > limits.max_clips:
         raise LimitError(f"{len(items)} audio files exceed the limit of {limits.max_clips} clips; "
                          "split the data or raise SNDIAG_MAX_CLIPS")
-    lab = assign_labels(items, labels=labels, label_regex=label_regex, labels_csv=labels_csv)
+    lab = assign_labels(items, labels=labels, label_regex=label_regex, labels_csv=labels_csv,
+                        limits=limits)
     return _Plan(source=source, root=base, names=[it.name for it in lab.items],
                  paths=[os.fspath(it.source) for it in lab.items], y=lab.y, groups=lab.groups,
                  how=lab.how, skipped=[*skipped, *lab.skipped],
@@ -372,8 +374,11 @@ def extract_chunked(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str
     if not spec.in_process and cache is not None and not isinstance(cache, DiskCache):
         raise ParameterError("with a scheduler the cache must be a folder (DiskCache) that the "
                              "workers share; an in-memory cache cannot travel to them")
+    check_window(config)
     plan = _plan(src, root=root, labels=labels, label_regex=label_regex, labels_csv=labels_csv,
                  limits=limits)
+    check_images_fit(min(chunk_files, max(1, len(plan.names))), config.shape, limits,
+                     where=f"a chunk of {chunk_files} files", streaming_hint="lower --chunk-files")
     options = {"labels": labels, "label_regex": label_regex,
                "labels_csv": None if labels_csv is None else os.fspath(labels_csv),
                "chunk_files": chunk_files, "batch_size": batch_size}

@@ -33,6 +33,7 @@ from sndiag.io.arrays import now
 from sndiag.io.feature_cache import FeatureCache, cache_key
 from sndiag.io.labels import Item, Labels, assign_labels, clean_name
 from sndiag.io.zips import MB, check_archive, member_name, member_reader
+from sndiag.memory import batch_clips, check_images_fit, check_window
 from sndiag.settings import resolve_limits
 from sndiag.spectrogram import DEFAULT_BATCH_SIZE, melspectrogram
 
@@ -275,6 +276,15 @@ def durations(seconds: np.ndarray, config: SpectrogramConfig) -> dict[str, Any]:
     }
 
 
+def _compact(X: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``X[keep]`` (``keep`` sorted) moved to the front of ``X`` in place: no second copy of
+    the images (100 000 clips: 3 GB)."""
+    for j, i in enumerate(keep.tolist()):
+        if i != j:
+            X[j] = X[i]
+    return X[:keep.size]
+
+
 def _build(items: list[Item], *, source: str, config: SpectrogramConfig, labels: str,
            label_regex: str | None, labels_csv: str | os.PathLike[str] | bytes | None,
            cache: FeatureCache | None, limits: Limits | None, progress: Progress | None,
@@ -289,8 +299,14 @@ def _build(items: list[Item], *, source: str, config: SpectrogramConfig, labels:
     if len(items) > limits.max_clips:
         raise LimitError(f"{len(items)} audio files exceed the limit of {limits.max_clips} clips; "
                          "split the data or raise SNDIAG_MAX_CLIPS")
+    check_window(config)
+    check_images_fit(len(items), config.shape, limits, where=f"{len(items)} audio files",
+                     streaming_hint="extract with --out-dir (Python: sndiag.distributed."
+                     "extract_chunked), which holds one chunk in memory")
+    batch_size = batch_clips(config, batch_size)
     skipped = list(skipped)
-    lab = assign_labels(items, labels=labels, label_regex=label_regex, labels_csv=labels_csv)
+    lab = assign_labels(items, labels=labels, label_regex=label_regex, labels_csv=labels_csv,
+                        limits=limits)
     all_skipped = [*skipped, *lab.skipped]
     run = _Pipeline(lab.items, config=config, cache=cache, limits=limits, progress=progress,
                     n_jobs=n_jobs, batch_size=batch_size)()
@@ -300,6 +316,7 @@ def _build(items: list[Item], *, source: str, config: SpectrogramConfig, labels:
     if keep.size == 0:
         first = "; ".join(f"{s.name}: {s.reason}" for s in all_skipped[:5]) or "no audio files"
         raise DataError(f"no clip could be used ({len(all_skipped)} skipped): {first}")
+    X = _compact(run.X, keep)
 
     def pick(values: list[str] | None) -> list[str] | None:
         return None if values is None else [values[i] for i in keep]
@@ -315,7 +332,7 @@ def _build(items: list[Item], *, source: str, config: SpectrogramConfig, labels:
         "created": now(),
         **(extra or {}),
     }
-    return Dataset(run.X[keep], y=pick(lab.y), groups=pick(lab.groups),
+    return Dataset(X, y=pick(lab.y), groups=pick(lab.groups),
                    names=[lab.items[i].name for i in keep], provenance=provenance,
                    skipped=tuple(all_skipped), split=pick(lab.split))
 

@@ -41,6 +41,7 @@ from sndiag.io.arrays import (
 )
 from sndiag.io.atomic import atomic_file
 from sndiag.io.zips import check_npz
+from sndiag.memory import check_images_fit
 from sndiag.settings import resolve_limits
 from sndiag.text import clean
 
@@ -563,6 +564,8 @@ def open_array_file(path: str | os.PathLike[str], *, chunk_size: int = 512,
     meta = parse_meta(small.get("meta"))
     channel, shape = image_layout(reader.shape, where=f"{where}: X",
                                   expected=None if meta is not None else expected_shape)
+    # Memory does not grow with N here, but the statistics hold dozens of maps of one image.
+    check_images_fit(1, shape, resolve_limits(limits), where=f"{where}: X")
     if n == 0:
         raise DataError(f"{where}: X holds no clips (shape {reader.shape}); save at least one")
 
