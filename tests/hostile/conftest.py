@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import stat
 import struct
 import subprocess
@@ -388,6 +389,12 @@ def run_cli_many(root: Path, jobs: Sequence[CliJob]) -> dict[str, tuple[Sandbox,
         futures = {job.key: (box, pool.submit(run_cli, box, *args, env=job.env))
                    for job, box, args in prepared}
         return {key: (box, fut.result()) for key, (box, fut) in futures.items()}
+
+
+def shown(markdown_text: str) -> str:
+    """What ``st.markdown`` shows for text escaped by :func:`sndiag.text.markdown` (the
+    backslash escapes of ASCII punctuation removed)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown_text)
 
 
 def assert_one_line_error(res: CliResult, match: str) -> None:
