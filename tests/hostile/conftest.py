@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import re
 import stat
 import struct
 import subprocess
@@ -39,6 +38,8 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
+
+from tests.support.markdown import shown  # noqa: F401 - re-exported for the hostile tests
 
 REPO = Path(__file__).resolve().parents[2]
 CLI_TIMEOUT = 120.0
@@ -389,12 +390,6 @@ def run_cli_many(root: Path, jobs: Sequence[CliJob]) -> dict[str, tuple[Sandbox,
         futures = {job.key: (box, pool.submit(run_cli, box, *args, env=job.env))
                    for job, box, args in prepared}
         return {key: (box, fut.result()) for key, (box, fut) in futures.items()}
-
-
-def shown(markdown_text: str) -> str:
-    """What ``st.markdown`` shows for text escaped by :func:`sndiag.text.markdown` (the
-    backslash escapes of ASCII punctuation removed)."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown_text)
 
 
 def assert_one_line_error(res: CliResult, match: str) -> None:
