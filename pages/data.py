@@ -9,6 +9,7 @@ import streamlit as st
 from sndiag.config import SpectrogramConfig, spectrogram_params
 from sndiag.figures import clip_heatmap
 from sndiag.io import uploads
+from sndiag.text import markdown
 from sndiag.ui import cache, router, state, widgets
 
 router.page_setup("Data", "Load your spectrograms, check what was read, look at and listen to "
@@ -151,7 +152,7 @@ with st.expander("Load data", expanded=ds.is_synthetic or bool(ds.provenance.get
             if source is not None:
                 ss["audio_sources"][entry.dataset_id] = source
             state.open_dataset(entry.dataset_id)
-            state.notice(f"Loaded **{new.name}**: {new.n_clips} clips of {new.shape[0]} × "
+            state.notice(f"Loaded **{markdown(new.name)}**: {new.n_clips} clips of {new.shape[0]} × "
                          f"{new.shape[1]}, {len(new.skipped)} skipped.", "success")
             st.rerun()
         slot.empty()  # only reached when loading failed (the error is shown above)
@@ -159,8 +160,8 @@ with st.expander("Load data", expanded=ds.is_synthetic or bool(ds.provenance.get
 # -- summary --------------------------------------------------------------------------------------
 s = cache.summary(ds.content_hash, ds)
 prov = ds.provenance
-st.subheader(ds.name + (" (synthetic)" if ds.is_synthetic and "synthetic" not in ds.name.lower()
-                       else ""))
+st.subheader(markdown(ds.name) + (" (synthetic)" if ds.is_synthetic
+                                  and "synthetic" not in ds.name.lower() else ""))
 c = st.columns(5)
 c[0].metric("Clips", f"{ds.n_clips:,}")
 c[1].metric("Image shape", f"{ds.shape[0]} × {ds.shape[1]}", help="mel bands × frames")
@@ -210,7 +211,8 @@ if grid is not None:
                 if source is not None:
                     ss["audio_sources"][entry.dataset_id] = source
                 state.open_dataset(entry.dataset_id)
-                state.notice(f"Re-extracted **{new.name}** with {grid.cli_options(ds.config)}.",
+                state.notice(f"Re-extracted **{markdown(new.name)}** with "
+                             f"{grid.cli_options(ds.config)}.",
                              "success")
                 st.rerun()
             slot.empty()
@@ -224,8 +226,9 @@ if hints:
                                 format_func=lambda i: f"{hints[i].how} ({hints[i].n_groups} "
                                                       "values)")
         h = hints[pick]
-        st.markdown(f":material/groups: **The file names seem to carry a group**: {h.how}, "
-                    f"{h.n_groups} values (e.g. {', '.join(h.examples[:3])}). With groups, the "
+        st.markdown(f":material/groups: **The file names seem to carry a group**: "
+                    f"{markdown(h.how)}, {h.n_groups} values (e.g. "
+                    f"{markdown(', '.join(h.examples[:3]))}). With groups, the "
                     "experiment's folds keep each group out of its own training folds, as a "
                     "model meeting new speakers or kits would be tested.")
         if st.button("Use it as the groups", key="btn_use_groups", icon=":material/check:"):
@@ -235,7 +238,7 @@ if hints:
                 if source is not None:
                     ss["audio_sources"][entry.dataset_id] = source
                 state.open_dataset(entry.dataset_id)
-                state.notice(f"Groups set from {h.how}.", "success")
+                state.notice(f"Groups set from {markdown(h.how)}.", "success")
                 st.rerun()
 
 with st.expander("Train / test split" + (f": {', '.join(f'{n} {k}' for k, n in s['split'].items())}"
@@ -257,7 +260,8 @@ with st.expander("Train / test split" + (f": {', '.join(f'{n} {k}' for k, n in s
                     new = uploads.holdout_split(ds, held)
                     entry = cache.store().put(new)
                     state.open_dataset(entry.dataset_id)
-                    state.notice(f"Split made: {', '.join(held)} held out as the test part.",
+                    state.notice(f"Split made: {markdown(', '.join(held))} held out as the "
+                                 "test part.",
                                  "success")
                     st.rerun()
 
@@ -291,10 +295,10 @@ with c1:
                         max_value=ds.n_clips - 1, step=1,
                         valid=lambda v: min(max(int(v or 0), 0), ds.n_clips - 1))
     name = str(ds.names[clip])
-    st.markdown(f"**{html.escape(name)}**")
+    st.markdown(f"**{markdown(name)}**")
     if ds.y is not None:
-        st.caption(f"label {ds.y[clip]}" + (f" · group {ds.groups[clip]}"
-                                              if ds.groups is not None else ""))
+        st.caption(f"label {markdown(ds.y[clip])}"
+                   + (f" · group {markdown(ds.groups[clip])}" if ds.groups is not None else ""))
     log_clip = state.widget(st.toggle, "clip_log", "Log colour scale",
                             default=s["scale_guess"] == "linear")
     with widgets.guard():
@@ -335,3 +339,9 @@ if entries:
         st.rerun()
 else:
     st.caption("The store is empty.")
+bad = cache.store().quarantined()
+if bad:
+    st.warning(f"{len(bad)} damaged store entries were moved to the store's quarantine folder "
+               "(load their data again to repair them): "
+               + markdown("; ".join(f"{q.dataset_id[:12]}: {q.reason}" for q in bad[:5])),
+               icon=":material/healing:")

@@ -15,6 +15,7 @@ from sndiag.experiment import (
 )
 from sndiag.figures import experiment_bars, experiment_curves
 from sndiag.masks import MaskSpec
+from sndiag.text import markdown
 from sndiag.ui import cache, router, state, widgets
 
 JOB = "exp_job"          # the running ExperimentJob of this session
@@ -128,7 +129,7 @@ def _collect(job: ExperimentJob) -> None:
         try:
             cache.store().put_attachment(job_ds, "experiment", payload)
         except SndiagError as exc:
-            state.notice(f"The result could not be saved with the dataset: {exc}")
+            state.notice(markdown(f"The result could not be saved with the dataset: {exc}"))
 
 
 @st.fragment(run_every=1.0)
@@ -160,7 +161,7 @@ def _result_for_view() -> tuple[ExperimentResult | None, str]:
     if done and done[0] == ds_id:
         _, payload, error = done
         if error:
-            st.error(error, icon=":material/error:")
+            st.error(markdown(error), icon=":material/error:")
         if payload is not None and payload["configurations"]:
             return ExperimentResult.from_dict(payload), "this session"
         if payload is not None:
@@ -194,7 +195,8 @@ with widgets.guard():
         st.stop()
 
     rec = result.recommended
-    (st.success if rec is not None else st.warning)(result.verdict, icon=":material/gavel:")
+    (st.success if rec is not None else st.warning)(markdown(result.verdict),
+                                                    icon=":material/gavel:")
     c1, c2 = st.columns([1, 3], vertical_alignment="center")
     if rec is not None:
         c1.button("Use this", key="exp_use", type="primary", icon=":material/check:",
@@ -227,11 +229,12 @@ with widgets.guard():
         with st.expander(f"Why configurations are flagged ({len(flagged)})",
                          icon=":material/flag:"):
             for c in sorted(flagged, key=lambda c: (c.stage != "final", -c.mean)):
-                st.markdown(f"- **{c.label}** ({100 * c.mean:.1f}%): " + "; ".join(c.notes))
+                st.markdown(f"- **{markdown(c.label)}** ({100 * c.mean:.1f}%): "
+                            + markdown("; ".join(c.notes)))
     if result.notes:
         with st.expander("Notes", icon=":material/info:"):
             for note in result.notes:
-                st.markdown(f"- {note}")
+                st.markdown(f"- {markdown(note)}")
     st.download_button("Download result (JSON)", json.dumps(result.to_dict(), indent=2),
                        file_name=f"experiment-{ds_id[:12]}.json", mime="application/json",
                        key="exp_download", icon=":material/download:")

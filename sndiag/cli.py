@@ -31,6 +31,7 @@ import typer
 from sndiag.config import SpectrogramConfig, spectrogram_params
 from sndiag.errors import SndiagError
 from sndiag.settings import Settings
+from sndiag.text import printable
 
 app = typer.Typer(
     name="sndiag",
@@ -60,7 +61,20 @@ def _progress(description: str):
 
 
 def _echo_json(payload: Any) -> None:
-    typer.echo(json.dumps(payload, indent=2))
+    # ASCII JSON: file names and labels come escaped (control characters, non-UTF-8 bytes).
+    typer.echo(json.dumps(payload, indent=2, ensure_ascii=True))
+
+
+def _say(text: str, *, err: bool = False) -> None:
+    """Print one line; names inside it (files, labels, paths) cannot break it or forge another
+    (control characters and undecodable bytes are escaped, :func:`sndiag.text.printable`)."""
+    typer.echo(printable(text), err=err)
+
+
+def _say_lines(text: str) -> None:
+    """Print sndiag's own multi-line text (a table, a verdict), every line made printable."""
+    for line in str(text).split("\n"):
+        _say(line)
 
 
 def _settings() -> Settings:
@@ -188,7 +202,7 @@ def extract(
     save(ds, output)
     _echo_skipped(ds.skipped, len(ds.skipped))
     n_groups = 0 if ds.groups is None else len(np.unique(ds.groups))
-    typer.echo(f"wrote {output}: X {ds.X.shape}, {len(ds.classes)} labels, {n_groups} groups, "
+    _say(f"wrote {output}: X {ds.X.shape}, {len(ds.classes)} labels, {n_groups} groups, "
                f"{len(ds.skipped)} skipped, hash {ds.content_hash[:12]}")
     _echo_advice(ds.provenance, ds.names, ds.y, ds.groups, label_regex)
 
@@ -216,9 +230,9 @@ def _echo_advice(provenance: Any, names: Any, y: Any, groups: Any,
 
 def _echo_skipped(skipped: Any, total: int) -> None:
     for s in list(skipped)[:20]:
-        typer.echo(f"skipped {s.name}: {s.reason}", err=True)
+        _say(f"skipped {s.name}: {s.reason}", err=True)
     if total > 20:
-        typer.echo(f"... and {total - 20} more skipped", err=True)
+        _say(f"... and {total - 20} more skipped", err=True)
 
 
 def _extract_chunked(src: list[Path], output: Path | None, out_dir: Path, *, config: Any,
@@ -238,11 +252,11 @@ def _extract_chunked(src: list[Path], output: Path | None, out_dir: Path, *, con
                                   chunk_files=chunk_files, scheduler=scheduler, resume=resume,
                                   output=output, progress=update)
     except KeyboardInterrupt:
-        typer.echo(f"finished chunks are kept in {out_dir}; run the same command again to "
+        _say(f"finished chunks are kept in {out_dir}; run the same command again to "
                    "resume", err=True)
         raise
     _echo_skipped(res.skipped, res.n_skipped)
-    typer.echo(f"wrote {res.dataset_path}: X ({res.n_clips}, {config.n_mels}, {config.n_frames}), "
+    _say(f"wrote {res.dataset_path}: X ({res.n_clips}, {config.n_mels}, {config.n_frames}), "
                f"{res.n_classes} labels, {res.n_groups} groups, {res.n_skipped} skipped, "
                f"hash {res.content_hash[:12]}; {res.n_chunks} chunks in {out_dir} "
                f"({res.n_reused} reused, {res.n_computed} computed)")
@@ -291,18 +305,18 @@ def stats(
         return
     s = st.to_json_summary()
     row_snr = np.asarray(s["row_snr"])
-    typer.echo(f"{res.file.name}: n={st.n}, shape={st.shape}, values {s['global_min']:.4g}.."
+    _say(f"{res.file.name}: n={st.n}, shape={st.shape}, values {s['global_min']:.4g}.."
                f"{s['global_max']:.4g}")
-    typer.echo(f"pixel mean {st.mean.min():.4g}..{st.mean.max():.4g}, "
+    _say(f"pixel mean {st.mean.min():.4g}..{st.mean.max():.4g}, "
                f"pixel std {st.std.min():.4g}..{st.std.max():.4g}, "
                f"zero-std pixels {int(st.zero_std.sum())}")
     from sndiag.masks import format_ranges, lowest_snr_rows
 
     low = lowest_snr_rows(row_snr)
-    typer.echo(f"lowest-SNR rows: {format_ranges(low)} (|SNR| <= {np.abs(row_snr[low]).max():.2g}; "
+    _say(f"lowest-SNR rows: {format_ranges(low)} (|SNR| <= {np.abs(row_snr[low]).max():.2g}; "
                f"median row {np.median(np.abs(row_snr)):.2g})")
     if st.has_quantiles and not st.quantiles_exact:
-        typer.echo(f"quantiles from a sample of {st.n_quantile_clips} of {st.n} clips "
+        _say(f"quantiles from a sample of {st.n_quantile_clips} of {st.n} clips "
                    "(--sample-size for more)")
     for d in diagnostics:
         typer.echo(f"{d.kind}: {d.reason}")
@@ -316,7 +330,7 @@ def demo(output: OutOpt, seed: Annotated[int, typer.Option(help="Random seed.")]
 
     ds = make_demo(seed=seed)
     save(ds, output)
-    typer.echo(f"wrote {output}: synthetic demo, X {ds.X.shape}, {len(ds.classes)} classes")
+    _say(f"wrote {output}: synthetic demo, X {ds.X.shape}, {len(ds.classes)} classes")
 
 
 @app.command()
@@ -326,10 +340,10 @@ def scalers() -> None:
 
     width = max(map(len, SCALERS))
     for name, info in SCALERS.items():
-        typer.echo(f"{name:<{width}}  {info.description}")
+        _say(f"{name:<{width}}  {info.description}")
     stateless = ", ".join(n for n, i in SCALERS.items() if i.stateless and n != "none")
-    typer.echo("")
-    typer.echo(f"Chain with '+': stateless steps ({stateless}) first, then at most one fitted "
+    _say("")
+    _say(f"Chain with '+': stateless steps ({stateless}) first, then at most one fitted "
                "scaler, e.g. db+band, log1p+standard, pcen+global.")
 
 
@@ -363,7 +377,7 @@ def scale(
     spec = _mask_spec(mask, mask_snr, mask_percentile, mask_rows)
     ds = _load(input, _settings())
     result = fit_and_export(ds, scaler=scaler, scaler_params=params, mask=spec, path=output)
-    typer.echo(f"wrote {output}: {result}")
+    _say(f"wrote {output}: {result}")
 
 
 @app.command()
@@ -416,25 +430,25 @@ def compare(
         from sndiag.io.atomic import atomic_write
 
         atomic_write(json_out, json.dumps(result.to_dict(), indent=2))
-    typer.echo(f"{ds.name}: {ds.n_clips} clips, {result.splitter}, {result.classifier}, "
+    _say(f"{ds.name}: {ds.n_clips} clips, {result.splitter}, {result.classifier}, "
                f"{result.seconds:.1f} s")
-    typer.echo(format_table(result))
+    _say_lines(format_table(result))
     for note in result.notes:
-        typer.echo(f"note: {note}")
+        _say(f"note: {note}")
     for c in result.configurations:
         for note in c.notes:
             if c.stage == "final" and not note.startswith(("the same model as", "not above")):
-                typer.echo(f"note: {c.label}: {note}")
-    typer.echo("")
-    typer.echo(result.verdict)
+                _say(f"note: {c.label}: {note}")
+    _say("")
+    _say_lines(result.verdict)
     rec = result.recommended
     if rec is not None:
-        typer.echo("")
+        _say("")
         mask_opt = "" if rec["mask"] == "none" else f" --mask '{rec['mask']}'"
-        typer.echo(f"export it: sndiag scale {input} --scaler {rec['scaler']}{mask_opt} "
+        _say(f"export it: sndiag scale {input} --scaler {rec['scaler']}{mask_opt} "
                    "-o params.npz")
     if json_out is not None:
-        typer.echo(f"wrote {json_out}")
+        _say(f"wrote {json_out}")
 
 
 def main() -> None:
@@ -442,16 +456,16 @@ def main() -> None:
     try:
         app()
     except SndiagError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        _say(f"error: {exc}", err=True)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+        _say("interrupted", err=True)
         raise SystemExit(130) from None
     except OSError as exc:
-        typer.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        _say(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
         raise SystemExit(2) from None
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, never a traceback
-        typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (please report this)", err=True)
+        _say(f"error: unexpected {type(exc).__name__}: {exc} (please report this)", err=True)
         raise SystemExit(1) from None
 
 

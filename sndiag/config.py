@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from sndiag.errors import ParameterError
 
-__all__ = ["DEFAULT_SHAPE", "Limits", "Param", "SpectrogramConfig", "spectrogram_params"]
+__all__ = ["DEFAULT_SHAPE", "MAX_SIZES", "Limits", "Param", "SpectrogramConfig",
+           "spectrogram_params"]
 
 Scale = Literal["power", "db"]
 Align = Literal["start", "center"]
@@ -28,6 +29,14 @@ def _param(default: Any, help: str, *, label: str | None = None, low: float | No
                                             "high": high, "step": step, "choices": choices,
                                             "cli": cli})
 
+
+
+#: Hard upper bounds of the integer parameters, whatever the environment: past them a single
+#: FFT, filterbank or image no longer fits in memory (``n_fft=10**9`` asked for a 16 GB
+#: filterbank). Images are further bounded by ``SNDIAG_MAX_IMAGE_PIXELS`` and windows by
+#: ``SNDIAG_MAX_CLIP_SECONDS`` (checked by the extraction, :mod:`sndiag.io.clips`).
+MAX_SIZES: dict[str, int] = {"n_fft": 65536, "hop_length": 65536, "n_mels": 1024,
+                             "n_frames": 65536}
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,14 @@ class SpectrogramConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ParameterError(f"{name}={value!r} must be a positive integer")
+            if name in MAX_SIZES and value > MAX_SIZES[name]:
+                raise ParameterError(f"{name}={value} is above the largest supported value, "
+                                     f"{MAX_SIZES[name]}; the default is "
+                                     f"{type(self).__dataclass_fields__[name].default}")
+        if self.n_frames < 2:
+            raise ParameterError(f"n_frames={self.n_frames} leaves no audio in the window "
+                                 "(hop_length * (n_frames - 1) = 0 samples: every image would be "
+                                 "zeros); use n_frames >= 2, e.g. 130")
         if self.n_fft % 2:
             raise ParameterError(f"n_fft={self.n_fft} must be even (librosa drops a frame for odd "
                                  "n_fft); use e.g. 2048")
@@ -229,6 +246,16 @@ class Limits:
         Largest compression ratio of any zip member (``SNDIAG_MAX_ZIP_RATIO``); zip bombs exceed it.
     max_zip_members : int
         Most entries in one zip (``SNDIAG_MAX_ZIP_MEMBERS``).
+    max_dataset_mb : float
+        Largest dataset held in memory, ``N x n_mels x n_frames x 4`` bytes
+        (``SNDIAG_MAX_DATASET_MB``), checked from the file count or the array's header before
+        anything is decoded or read; the streaming paths (``extract --out-dir``, ``stats``) hold
+        one chunk and are not bound by it.
+    max_image_pixels : int
+        Most pixels ``n_mels x n_frames`` of one image (``SNDIAG_MAX_IMAGE_PIXELS``): the
+        statistics, masks and figures hold a few dozen maps of that size.
+    max_labels_mb : float
+        Largest labels CSV (``SNDIAG_MAX_LABELS_MB``), checked before it is read.
 
     Every input path (audio, zips, arrays, uploads, streamed files) takes one ``Limits``; the
     CLI and the dashboard read theirs from the environment through
@@ -247,3 +274,6 @@ class Limits:
     max_unzipped_mb: float = 2000.0
     max_zip_ratio: float = 200.0
     max_zip_members: int = 200_000
+    max_dataset_mb: float = 2048.0
+    max_image_pixels: int = 1_048_576
+    max_labels_mb: float = 100.0

@@ -19,6 +19,7 @@ import numpy as np
 from sndiag.config import SpectrogramConfig
 from sndiag.errors import DataError, ParameterError, ShapeError
 from sndiag.images import check_images
+from sndiag.text import clean
 
 __all__ = ["Dataset", "Skipped", "hash_labels"]
 
@@ -36,6 +37,10 @@ class Skipped:
     name: str
     reason: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", clean(self.name))
+        object.__setattr__(self, "reason", clean(self.reason))
+
     def to_dict(self) -> dict[str, str]:
         return {"name": self.name, "reason": self.reason}
 
@@ -45,12 +50,24 @@ def _as_str_array(values: Sequence[Any] | np.ndarray | None, n: int, what: str) 
         return None
     arr = np.asarray(values)
     if arr.dtype == object or arr.dtype.kind in "biufUS":
-        arr = np.array([str(v) for v in arr.ravel()], dtype=str)
+        # clean: lone surrogates (a file name that is not UTF-8) cannot be written as UTF-8
+        arr = np.array([clean(str(v)) for v in arr.ravel()], dtype=str)
     else:
         raise DataError(f"{what} has dtype {arr.dtype}; give integers or strings")
     if arr.shape != (n,):
         raise ShapeError(f"{what} has {arr.size} entries but X has {n} clips; they must match")
     return arr
+
+
+def _clean_json(value: Any) -> Any:
+    """A JSON value with every string (and key) passed through :func:`sndiag.text.clean`."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {clean(k): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_json(v) for v in value]
+    return value
 
 
 _ESCAPES = str.maketrans({"\x1b": "\x1bE", "\x1f": "\x1bU", "\x1e": "\x1bR", "\x00": "\x1bN"})
@@ -135,7 +152,8 @@ class Dataset:
         names = self.names if self.names is not None else [f"clip{i:04d}" for i in range(n)]
         object.__setattr__(self, "names", _as_str_array(names, n, "names"))
         object.__setattr__(self, "split", _as_str_array(self.split, n, "split"))
-        object.__setattr__(self, "provenance", json.loads(json.dumps(dict(self.provenance))))
+        object.__setattr__(self, "provenance",
+                           _clean_json(json.loads(json.dumps(dict(self.provenance)))))
         object.__setattr__(self, "skipped", tuple(self.skipped))
 
     # -- derived --------------------------------------------------------------------------
@@ -166,7 +184,7 @@ class Dataset:
         if cached is None:
             h = hashlib.sha256()
             h.update(repr(self.X.shape).encode())
-            h.update(self.X.tobytes())
+            h.update(memoryview(self.X).cast("B"))  # no copy: X is C-contiguous
             hash_labels(h, y=self.y, groups=self.groups, names=self.names, split=self.split)
             cached = h.hexdigest()
             object.__setattr__(self, "_hash", cached)

@@ -170,7 +170,7 @@ def check_values(X: np.ndarray, *, where: str = "X", nan_policy: NanPolicy = "ra
     if X.dtype.kind != "f":
         return X, 0
     n_bad = 0
-    if not np.isfinite(X).all():
+    if not _all_finite(X):
         bad = ~np.isfinite(X)
         n_bad = int(bad.sum())
         if nan_policy == "raise":
@@ -185,6 +185,17 @@ def check_values(X: np.ndarray, *, where: str = "X", nan_policy: NanPolicy = "ra
                             f"{big:.3g} > 3.4e38); sndiag keeps spectrograms as float32: rescale "
                             "them (e.g. to dB) first")
     return X, n_bad
+
+
+#: Values tested at a time by :func:`_all_finite` (8 MB of booleans).
+_FINITE_BLOCK = 8 << 20
+
+
+def _all_finite(X: np.ndarray) -> bool:
+    """``np.isfinite(X).all()`` a block at a time: no boolean copy of a whole 3 GB dataset."""
+    flat = X.reshape(-1) if X.flags.c_contiguous else X.ravel()
+    return all(bool(np.isfinite(flat[i:i + _FINITE_BLOCK]).all())
+               for i in range(0, flat.size, _FINITE_BLOCK))
 
 
 def nonfinite_error(where: str, n_bad: int, first: Sequence[tuple[int, ...]]) -> DataError:

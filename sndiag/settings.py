@@ -13,6 +13,9 @@ variable                       meaning                                          
 ``SNDIAG_MAX_UNZIPPED_MB``     largest total uncompressed size of a zip (MB)    2000
 ``SNDIAG_MAX_ZIP_RATIO``       largest compression ratio of a zip member        200
 ``SNDIAG_MAX_ZIP_MEMBERS``     most entries in one zip                          200000
+``SNDIAG_MAX_DATASET_MB``      largest dataset held in memory (MB)              2048
+``SNDIAG_MAX_IMAGE_PIXELS``    most pixels (n_mels x n_frames) of one image     1048576
+``SNDIAG_MAX_LABELS_MB``       largest labels CSV (MB)                          100
 ``SNDIAG_STORE``               the dataset store folder                         ./.sndiag/store
 ``SNDIAG_FEATURE_CACHE``       spectrogram cache folder                         <store>/features
 ``SNDIAG_DATA_ROOT``           folder whose sub-folders the dashboard may read  (none)
@@ -62,6 +65,9 @@ def _limits(env: Mapping[str, str]) -> Limits:
         max_unzipped_mb=_number(env, "SNDIAG_MAX_UNZIPPED_MB", d.max_unzipped_mb),
         max_zip_ratio=_number(env, "SNDIAG_MAX_ZIP_RATIO", d.max_zip_ratio),
         max_zip_members=int(_number(env, "SNDIAG_MAX_ZIP_MEMBERS", d.max_zip_members)),
+        max_dataset_mb=_number(env, "SNDIAG_MAX_DATASET_MB", d.max_dataset_mb),
+        max_image_pixels=int(_number(env, "SNDIAG_MAX_IMAGE_PIXELS", d.max_image_pixels)),
+        max_labels_mb=_number(env, "SNDIAG_MAX_LABELS_MB", d.max_labels_mb),
     )
 
 

@@ -11,26 +11,36 @@ Every file is written to a temporary name in the same folder, flushed, fsynced a
 process killed mid-write leaves either the old state or the new one, never a torn file. Loading
 re-hashes the dataset and refuses an entry whose content does not match its name.
 
+A store that heals: the metadata records the size and SHA-256 of the ``.npz``. An entry whose
+metadata is torn or malformed (``"created": null``), whose data is missing, or whose data does
+not match (truncated, altered) is moved to ``root/quarantine/`` with a note of the reason, and
+reported by :meth:`FileStore.quarantined`; the listing goes on with the others. Putting the same
+dataset again verifies what is stored and rewrites it when it is damaged, so re-uploading
+repairs an entry.
+
 :class:`MemoryStore` has the same interface and keeps everything in a dict: the test double.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from sndiag.dataset import Dataset
-from sndiag.errors import DataError, StoreError
+from sndiag.errors import SndiagError, StoreError
 from sndiag.io.arrays import load_arrays, save, to_npz_bytes
 from sndiag.io.atomic import atomic_write
 from sndiag.settings import Settings
 
-__all__ = ["DatasetStore", "FileStore", "MemoryStore", "StoreEntry", "default_store", "open_store"]
+__all__ = ["DatasetStore", "FileStore", "MemoryStore", "Quarantined", "StoreEntry", "default_store",
+           "open_store"]
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -38,7 +48,11 @@ _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 @dataclass(frozen=True)
 class StoreEntry:
-    """What the store knows of a dataset without loading it."""
+    """What the store knows of a dataset without loading it.
+
+    ``size`` and ``sha256`` describe the stored ``.npz`` (None for entries written before they
+    were recorded, and in a :class:`MemoryStore`).
+    """
 
     dataset_id: str
     name: str
@@ -47,6 +61,8 @@ class StoreEntry:
     shape: tuple[int, int]
     n_classes: int
     synthetic: bool
+    size: int | None = None
+    sha256: str | None = None
 
     @classmethod
     def for_dataset(cls, ds: Dataset, *, name: str | None = None) -> StoreEntry:
@@ -66,8 +82,76 @@ class StoreEntry:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> StoreEntry:
-        return cls(**{**d, "shape": tuple(d["shape"])})
+    def from_dict(cls, d: Any) -> StoreEntry:
+        """Read :meth:`to_dict` output, checking every field's type.
+
+        Raises
+        ------
+        StoreError
+            Naming the first field that is missing or of the wrong type.
+
+        Examples
+        --------
+        >>> StoreEntry.from_dict({"dataset_id": "a" * 64, "name": "x", "created": None,
+        ...                       "n_clips": 1, "shape": [2, 2], "n_classes": 0,
+        ...                       "synthetic": False})
+        Traceback (most recent call last):
+        ...
+        sndiag.errors.StoreError: entry metadata: 'created' is None, not a str
+        """
+        if not isinstance(d, dict):
+            raise StoreError(f"entry metadata is a {type(d).__name__}, not an object")
+
+        def get(key: str, kind: type | tuple[type, ...], optional: bool = False) -> Any:
+            value = d.get(key)
+            if value is None and optional:
+                return None
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                name = kind.__name__ if isinstance(kind, type) else kind[0].__name__
+                raise StoreError(f"entry metadata: {key!r} is {value!r}, not a {name}")
+            return value
+
+        shape = get("shape", list)
+        if len(shape) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                      for v in shape):
+            raise StoreError(f"entry metadata: 'shape' is {shape!r}, not two positive integers")
+        return cls(dataset_id=get("dataset_id", str), name=get("name", str),
+                   created=get("created", str), n_clips=get("n_clips", int),
+                   shape=(shape[0], shape[1]), n_classes=get("n_classes", int),
+                   synthetic=get("synthetic", bool), size=get("size", int, optional=True),
+                   sha256=get("sha256", str, optional=True))
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A damaged entry moved out of the listing (:meth:`FileStore.quarantined`).
+
+    Attributes
+    ----------
+    dataset_id : str
+    reason : str
+        Why it was moved (torn metadata, missing or damaged data, ...).
+    when : str
+        When it was moved (UTC, ISO 8601).
+    files : tuple of str
+        The names of the moved files in ``root/quarantine/``.
+    """
+
+    dataset_id: str
+    reason: str
+    when: str
+    files: tuple[str, ...] = field(default=())
+
+
+def _file_digest(path: Path) -> tuple[int, str]:
+    """(size, SHA-256) of a file, read 1 MB at a time."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+            size += len(block)
+    return size, h.hexdigest()
 
 
 class DatasetStore(Protocol):
@@ -79,6 +163,7 @@ class DatasetStore(Protocol):
     def __contains__(self, dataset_id: object) -> bool: ...
     def put_attachment(self, dataset_id: str, kind: str, payload: dict[str, Any]) -> None: ...
     def get_attachment(self, dataset_id: str, kind: str) -> dict[str, Any] | None: ...
+    def quarantined(self) -> list[Quarantined]: ...
 
 
 def _check_id(dataset_id: str) -> str:
@@ -117,14 +202,104 @@ class FileStore:
         _check_id(dataset_id)
         return self.root / f"{dataset_id}.npz", self.root / f"{dataset_id}.json"
 
+    # -- health ------------------------------------------------------------------------------
+    @property
+    def quarantine_dir(self) -> Path:
+        """Where damaged entries are moved."""
+        return self.root / "quarantine"
+
+    def _quarantine(self, dataset_id: str, reason: str) -> Quarantined:
+        """Move an entry's files (data, metadata, attachments) to ``quarantine/`` with a note."""
+        when = datetime.now(UTC).isoformat(timespec="seconds")
+        stamp = when.replace(":", "").replace("-", "")
+        folder = self.quarantine_dir
+        moved: list[str] = []
+        try:
+            folder.mkdir(exist_ok=True)
+            for path in sorted(self.root.glob(f"{dataset_id}.*")):
+                target = folder / f"{stamp}.{path.name}"
+                with contextlib.suppress(FileNotFoundError):  # another process moved it first
+                    os.replace(path, target)
+                    moved.append(target.name)
+            atomic_write(folder / f"{stamp}.{dataset_id}.reason.json",
+                         json.dumps({"dataset_id": dataset_id, "reason": reason, "when": when,
+                                     "files": moved}))
+        except OSError as exc:
+            raise StoreError(f"store entry {dataset_id[:12]}… is damaged ({reason}) and cannot "
+                             f"be moved to {folder}: {exc.strerror or exc}; check permissions"
+                             ) from None
+        return Quarantined(dataset_id, reason, when, tuple(moved))
+
+    def quarantined(self) -> list[Quarantined]:
+        """Entries moved to ``quarantine/`` (newest first), with the reason.
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile
+        >>> store = FileStore(tempfile.mkdtemp())
+        >>> e = store.put(Dataset(np.ones((1, 2, 2))))
+        >>> _ = (store.root / f"{e.dataset_id}.json").write_text('{"created": null')
+        >>> store.entries(), [q.reason[:13] for q in store.quarantined()]
+        ([], ['torn metadata'])
+        """
+        out = []
+        for note in self.quarantine_dir.glob("*.reason.json"):
+            try:
+                d = json.loads(note.read_text(encoding="utf-8"))
+                out.append(Quarantined(str(d["dataset_id"]), str(d["reason"]), str(d["when"]),
+                                       tuple(map(str, d.get("files") or ()))))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        return sorted(out, key=lambda q: q.when, reverse=True)
+
+    def _read_entry(self, dataset_id: str) -> StoreEntry:
+        """The entry's checked metadata; StoreError with the reason when it is damaged."""
+        _, meta_path = self._paths(dataset_id)
+        try:
+            raw = json.loads(meta_path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise StoreError(f"metadata unreadable ({exc.strerror or exc})") from None
+        except ValueError as exc:
+            raise StoreError(f"torn metadata ({exc})") from None
+        entry = StoreEntry.from_dict(raw)
+        if entry.dataset_id != dataset_id:
+            raise StoreError(f"metadata names another dataset ({entry.dataset_id[:12]}…)")
+        return entry
+
+    def _data_intact(self, entry: StoreEntry) -> bool:
+        """Whether the stored ``.npz`` is the one the metadata recorded (size, SHA-256); entries
+        without a recorded checksum are loaded and re-hashed."""
+        data_path, _ = self._paths(entry.dataset_id)
+        try:
+            if entry.sha256 is None:
+                return load_arrays(data_path).content_hash == entry.dataset_id
+            if data_path.stat().st_size != entry.size:
+                return False
+            return _file_digest(data_path)[1] == entry.sha256
+        except (SndiagError, OSError, ValueError):
+            return False
+
+    # -- the interface ------------------------------------------------------------------------
     def put(self, ds: Dataset, *, name: str | None = None) -> StoreEntry:
-        """Store ``ds`` (idempotent: the same content is written once) and return its entry."""
+        """Store ``ds`` and return its entry.
+
+        Idempotent: the same content is written once. An existing entry is verified first (its
+        metadata, and its data against the recorded size and checksum); a damaged one is
+        written anew, so putting a dataset again repairs its entry.
+        """
         data_path, meta_path = self._paths(ds.content_hash)
         if data_path.exists() and meta_path.exists():
-            return self._entry(meta_path)
+            try:
+                entry = self._read_entry(ds.content_hash)
+            except StoreError:
+                entry = None
+            if entry is not None and self._data_intact(entry):
+                return entry
         entry = StoreEntry.for_dataset(ds, name=name)
         try:
             save(ds, data_path)
+            size, digest = _file_digest(data_path)
+            entry = StoreEntry(**{**entry.__dict__, "size": size, "sha256": digest})
             # The metadata goes last: an entry is listed only once its data is complete.
             atomic_write(meta_path, json.dumps(entry.to_dict()))
         except OSError as exc:
@@ -134,35 +309,49 @@ class FileStore:
         return entry
 
     def get(self, dataset_id: str) -> Dataset:
-        """Load a dataset, verifying its content against its id."""
+        """Load a dataset, verifying its content against its id.
+
+        A damaged entry (unreadable, or content that does not match the id) is moved to
+        ``quarantine/``; loading the data again repairs it.
+        """
         data_path, _ = self._paths(dataset_id)
         if not data_path.exists():
             raise StoreError(f"no dataset {dataset_id[:12]}… in the store; it may have been "
                              "created on another server — load the data again")
         try:
             ds = load_arrays(data_path)
-        except (DataError, OSError, ValueError) as exc:
-            raise StoreError(f"store entry {dataset_id[:12]}… is unreadable ({exc}); "
-                             "load the data again") from None
+        except (SndiagError, OSError, ValueError) as exc:
+            self._quarantine(dataset_id, f"unreadable data ({exc})")
+            raise StoreError(f"store entry {dataset_id[:12]}… is unreadable ({exc}); it was "
+                             "moved to quarantine — load the data again") from None
         if ds.content_hash != dataset_id:
+            self._quarantine(dataset_id, "the data does not match its content hash")
             raise StoreError(f"store entry {dataset_id[:12]}… does not match its content hash; "
-                             "it was modified on disk — load the data again")
+                             "it was modified on disk and moved to quarantine — load the data "
+                             "again")
         return ds
 
-    def _entry(self, meta_path: Path) -> StoreEntry:
-        return StoreEntry.from_dict(json.loads(meta_path.read_text()))
-
     def entries(self) -> list[StoreEntry]:
-        """Complete entries, newest first; torn or foreign files are ignored."""
+        """Complete entries, newest first.
+
+        Foreign files and data still being written (no metadata yet) are ignored; an entry
+        with torn or malformed metadata, or without its data, is moved to ``quarantine/``
+        (:meth:`quarantined`) and left out.
+        """
         out = []
         for meta_path in self.root.glob("*.json"):
             stem = meta_path.name[: -len(".json")]
-            if not _HASH.match(stem) or not (self.root / f"{stem}.npz").exists():
+            if not _HASH.match(stem):
                 continue
             try:
-                out.append(self._entry(meta_path))
-            except (OSError, ValueError, TypeError, KeyError):
+                entry = self._read_entry(stem)
+                if not (self.root / f"{stem}.npz").exists():
+                    raise StoreError("the data file is missing")
+            except StoreError as exc:
+                if meta_path.exists():  # not removed meanwhile by another process
+                    self._quarantine(stem, str(exc))
                 continue
+            out.append(entry)
         return sorted(out, key=lambda e: e.created, reverse=True)
 
     def __contains__(self, dataset_id: object) -> bool:
@@ -227,6 +416,10 @@ class MemoryStore:
     def get_attachment(self, dataset_id: str, kind: str) -> dict[str, Any] | None:
         raw = self._attachments.get((_check_id(dataset_id), _check_kind(kind)))
         return None if raw is None else json.loads(raw)
+
+    def quarantined(self) -> list[Quarantined]:
+        """Always empty: nothing in memory can be torn."""
+        return []
 
 
 def default_store(settings: Settings | None = None) -> FileStore:

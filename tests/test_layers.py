@@ -17,12 +17,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sndiag"
 #: Floors, bottom up; a module may import from its own floor or any floor below, never above.
 FLOORS: tuple[tuple[str, ...], ...] = (
     ("sndiag._lazy", "sndiag.errors", "sndiag._kernels", "sndiag.io", "sndiag.data",
-     "sndiag.ranges"),  # io: lazy
+     "sndiag.ranges", "sndiag.text"),  # io: lazy
     ("sndiag.config",),
-    ("sndiag.settings", "sndiag.images", "sndiag.spectrogram"),
+    ("sndiag.settings", "sndiag.images", "sndiag.spectrogram", "sndiag.memory"),
     ("sndiag.dataset", "sndiag.io.atomic"),
     ("sndiag.stats", "sndiag.diagnostics", "sndiag.drift", "sndiag.io.zips", "sndiag.io.audio",
-     "sndiag.io.labels", "sndiag.io.arrays", "sndiag.io.feature_cache"),
+     "sndiag.io.labels", "sndiag.io.arrays", "sndiag.io.feature_cache", "sndiag.io.patterns"),
     ("sndiag.io.streaming", "sndiag.io.clips", "sndiag.masks", "sndiag.scalers"),
     ("sndiag.io.dispatch", "sndiag.io.uploads", "sndiag.effects", "sndiag.experiment",
      "sndiag.export", "sndiag.demo", "sndiag.store", "sndiag.auth"),

@@ -12,7 +12,9 @@ for data that does not fit in memory or takes hours:
    list of files, labels and the settings are in ``plan.json``; their fingerprint (file names,
    sizes, modification times, config, label options, chunk size) is in the manifest.
 4. When every chunk is done, the chunks are streamed into one dataset ``.npz`` (the file
-   :func:`sndiag.io.save` writes), one chunk in memory at a time.
+   :func:`sndiag.io.save` writes), one chunk in memory at a time. Its size and SHA-256 go into
+   the manifest; a later run reuses it only if both still match (a truncated or altered file is
+   assembled again).
 
 Running the same call again after an interruption (Ctrl-C, a killed job, a lost worker) finds
 the manifest, checks the fingerprint and computes only the chunks that are not done. Memory in
@@ -43,6 +45,7 @@ from sndiag.io.clips import durations, from_files, scan_folder
 from sndiag.io.feature_cache import DiskCache, FeatureCache
 from sndiag.io.labels import Item, assign_labels
 from sndiag.io.streaming import write_npz_chunks
+from sndiag.memory import check_images_fit, check_window
 from sndiag.spectrogram import DEFAULT_BATCH_SIZE
 
 __all__ = ["ChunkedExtraction", "extract_chunked"]
@@ -162,7 +165,8 @@ def _plan(src: Any, *, root: Any, labels: str, label_regex: str | None,
     if len(items) > limits.max_clips:
         raise LimitError(f"{len(items)} audio files exceed the limit of {limits.max_clips} clips; "
                          "split the data or raise SNDIAG_MAX_CLIPS")
-    lab = assign_labels(items, labels=labels, label_regex=label_regex, labels_csv=labels_csv)
+    lab = assign_labels(items, labels=labels, label_regex=label_regex, labels_csv=labels_csv,
+                        limits=limits)
     return _Plan(source=source, root=base, names=[it.name for it in lab.items],
                  paths=[os.fspath(it.source) for it in lab.items], y=lab.y, groups=lab.groups,
                  how=lab.how, skipped=[*skipped, *lab.skipped],
@@ -228,6 +232,28 @@ def _damaged(out: Path, state: dict[str, Any], i: int, path: Path) -> DataError:
     _write_json(out / MANIFEST, state)
     return DataError(f"{path} was missing or damaged and is now forgotten; run the same command "
                      "again to compute that chunk anew")
+
+
+def _file_digest(path: Path) -> tuple[int, str]:
+    """(size, SHA-256) of a file, read 1 MB at a time."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+            size += len(block)
+    return size, h.hexdigest()
+
+
+def _intact(path: Path, recorded: dict[str, Any]) -> bool:
+    """Whether the assembled dataset is the file the manifest recorded (size, then SHA-256):
+    a truncated or altered ``dataset.npz`` is assembled again rather than reported as reused."""
+    try:
+        if path.stat().st_size != recorded.get("size"):
+            return False
+        return _file_digest(path)[1] == recorded.get("sha256")
+    except OSError:
+        return False
 
 
 # -- one chunk (runs in this process or on a worker) ------------------------------------------
@@ -377,8 +403,11 @@ def extract_chunked(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str
     if not spec.in_process and cache is not None and not isinstance(cache, DiskCache):
         raise ParameterError("with a scheduler the cache must be a folder (DiskCache) that the "
                              "workers share; an in-memory cache cannot travel to them")
+    check_window(config)
     plan = _plan(src, root=root, labels=labels, label_regex=label_regex, labels_csv=labels_csv,
                  limits=limits)
+    check_images_fit(min(chunk_files, max(1, len(plan.names))), config.shape, limits,
+                     where=f"a chunk of {chunk_files} files", streaming_hint="lower --chunk-files")
     options = {"labels": labels, "label_regex": label_regex,
                "labels_csv": None if labels_csv is None else os.fspath(labels_csv),
                "chunk_files": chunk_files, "batch_size": batch_size}
@@ -386,8 +415,10 @@ def extract_chunked(src: str | os.PathLike[str] | Sequence[str | os.PathLike[str
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / CHUNKS).mkdir(exist_ok=True)
-    for stale in (out / CHUNKS).glob(".*.tmp"):
-        stale.unlink(missing_ok=True)
+    final = Path(output) if output is not None else out / DATASET
+    for stale in [*(out / CHUNKS).glob(".*.tmp"), *out.glob(".*.tmp"),
+                  *final.parent.glob(f".{final.name}.*.tmp")]:
+        stale.unlink(missing_ok=True)  # left by a killed run (sndiag.io.atomic's temp names)
     n = len(plan.names)
     bounds = [(s, min(n, s + chunk_files)) for s in range(0, n, chunk_files)]
     files = [out / CHUNKS / f"{i:06d}.npz" for i in range(len(bounds))]
@@ -489,7 +520,7 @@ def _assemble(out: Path, plan: _Plan, state: dict[str, Any], bounds: list[tuple[
     split = None if plan.split is None else np.array([plan.split[i] for i in keep], dtype=str)
     previous = state.get("dataset") or {}
     if (state.get("complete") and previous.get("path") == os.fspath(dataset_path.absolute())
-            and dataset_path.exists()):
+            and _intact(dataset_path, previous)):
         content_hash = str(previous.get("content_hash"))
     else:
         provenance = {
@@ -522,8 +553,10 @@ def _assemble(out: Path, plan: _Plan, state: dict[str, Any], bounds: list[tuple[
                          arrays=arrays)
         hash_labels(h, y=y, groups=groups, names=names, split=split)
         content_hash = h.hexdigest()
+        size, digest = _file_digest(dataset_path)
         state["dataset"] = {"path": os.fspath(dataset_path.absolute()),
-                            "content_hash": content_hash, "n_clips": int(keep.size)}
+                            "content_hash": content_hash, "n_clips": int(keep.size),
+                            "size": size, "sha256": digest}
         state["complete"] = True
         with contextlib.suppress(OSError):
             _write_json(out / MANIFEST, state)

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from sndiag.dataset import hash_labels
 from sndiag.distributed.client import dask_client, n_workers, parse_scheduler
 from sndiag.errors import DataError, ParameterError
 from sndiag.io.streaming import ArrayFile, open_array_file
@@ -136,10 +137,9 @@ def _finish(acc: StatsAccumulator, sample: np.ndarray | None, n: int) -> PixelSt
 
 def _content_hash(af: ArrayFile, h: Any) -> str:
     """Finish :attr:`Dataset.content_hash` (``h`` holds the shape and the float32 rows)."""
-    names = af.names if af.names is not None else [f"clip{i:04d}" for i in range(af.n_clips)]
-    for part in (af.y, af.groups, names):
-        h.update(b"\x00" if part is None else "\x1f".join(list(part)).encode())
-        h.update(b"\x1e")
+    names = af.names if af.names is not None else np.array(
+        [f"clip{i:04d}" for i in range(af.n_clips)], dtype=str)
+    hash_labels(h, y=af.y, groups=af.groups, names=names, split=af.split)
     return h.hexdigest()
 
 

@@ -86,18 +86,32 @@ def _compress(cands: list[Candidate], X: np.ndarray, config: Any,
             with np.errstate(all="ignore"):
                 Z = np.asarray(step.fit_transform(X), dtype=np.float32)
         except DataError as exc:
-            refused[name] = str(exc).split(";")[0]
+            refused[name] = (f"{str(exc).split(';')[0]} (compressions take power or magnitude, "
+                             ">= 0; is the data already in dB?)")
             continue
         if not np.isfinite(Z).all():
             refused[name] = "it gives non-finite values on this data"
             continue
+        if _constant(Z):
+            refused[name] = ("it turns this data into one constant value (every value below its "
+                             "floor, e.g. db's 1e-10)")
+            continue
         data[name] = Z
     if refused:
         for name, why in refused.items():
-            notes.append(f"left out every pipeline starting with {name}: {why} (compressions "
-                         "take power or magnitude, >= 0; is the data already in dB?)")
+            notes.append(f"left out every pipeline starting with {name}: {why}")
         cands = [c for c in cands if c.compression not in refused]
     return cands, data
+
+
+def _constant(X: np.ndarray) -> bool:
+    """Whether no pixel varies across clips by more than rounding noise (the rule of the
+    scalers' zero scales: 1e-30 relative to max(1, max|X|))."""
+    if X.shape[0] < 2:
+        return True
+    spread = float(np.max(np.max(X, axis=0).astype(np.float64) - np.min(X, axis=0)))
+    scale = max(1.0, float(np.max(np.abs(X))))
+    return not spread > 1e-30 * scale
 
 
 def _chance(y: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -220,6 +234,13 @@ def run_experiment(
         group_arr = dataset.groups if groups == "auto" else None
     else:
         group_arr = np.asarray(groups)
+    if _constant(dataset.X):
+        X = dataset.X
+        raise DataError(
+            f"the clips are all the same: no pixel varies across the {dataset.n_clips} clips by "
+            f"more than rounding noise (values {float(X.min()):.3g}..{float(X.max()):.3g}), so "
+            "no scaling can make them separable; check the extraction (silent or constant "
+            "clips, or values near the float32 limit such as 1e-44)")
     plan = plan_splits(dataset.y, groups=group_arr, folds=folds, random_state=random_state)
     notes += list(plan.notes)
     X = dataset.X

@@ -101,13 +101,19 @@ def plan_splits(y: Sequence[Any] | np.ndarray, *,
     if isinstance(folds, bool) or not isinstance(folds, int | np.integer) or folds < 2:
         raise ParameterError(f"folds={folds!r} must be an integer >= 2, e.g. 5")
     folds = int(folds)
-    if n < 2 * folds and groups is None:
-        raise ParameterError(f"{n} clips are too few for folds={folds}; use folds <= {n // 2} "
-                             "or add clips")
     labels, counts = np.unique(y, return_counts=True)
     if labels.size < 2:
         raise DataError(f"the experiment needs at least 2 classes; the labels hold only "
                         f"{labels.tolist()}")
+    if counts.max() < 2:
+        raise DataError(f"every one of the {labels.size} classes has a single clip: "
+                        "cross-validation cannot test a class it has trained on; add clips "
+                        "(at least 2 per class, better 10)")
+    if n < 2 * folds and groups is None:
+        if not auto:
+            raise ParameterError(f"{n} clips are too few for folds={folds}; use folds <= "
+                                 f"{n // 2} or add clips")
+        folds = max(2, n // 2)
     notes: list[str] = []
     if groups is not None:
         g = np.asarray(groups)
@@ -120,6 +126,7 @@ def plan_splits(y: Sequence[Any] | np.ndarray, *,
             groups = None
         elif auto and n_groups <= LOGO_MAX_GROUPS:
             splits = list(LeaveOneGroupOut().split(y, y, g))
+            _check_trainable(y, splits)
             notes.append(f"{n_groups} groups: one fold per group (leave one group out), so each "
                          "model trains on every other group, as a deployed one would")
             _unseen_notes(y, splits, notes)
@@ -136,8 +143,13 @@ def plan_splits(y: Sequence[Any] | np.ndarray, *,
                 splits = list(GroupKFold(n_splits=folds, shuffle=True,
                                          random_state=random_state).split(y, y, g))
                 name = f"GroupKFold(n_splits={folds}, shuffle=True) over {n_groups} groups"
+            _check_trainable(y, splits)
             _unseen_notes(y, splits, notes)
             return CVPlan(tuple(splits), name, True, tuple(notes))
+    if counts.max() < folds:
+        notes.append(f"the largest class has only {counts.max()} clips: using {counts.max()} "
+                     f"stratified folds instead of {folds}")
+        folds = int(counts.max())
     if counts.min() < folds:
         notes.append(f"class {labels[counts.argmin()]!r} has only {counts.min()} clips, fewer "
                      f"than the {folds} folds: some test folds lack it")
@@ -147,6 +159,19 @@ def plan_splits(y: Sequence[Any] | np.ndarray, *,
         splits = list(splitter.split(np.zeros(n), y))
     return CVPlan(tuple(splits), f"StratifiedKFold(n_splits={folds}, shuffle=True)", False,
                   tuple(notes))
+
+
+def _check_trainable(y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Refuse group-wise splits whose training part holds a single class (each group one class:
+    labels and groups confounded), with the way out."""
+    for i, (tr, _) in enumerate(splits):
+        classes = np.unique(y[tr])
+        if classes.size < 2:
+            raise DataError(
+                f"with groups held out, fold {i + 1} of {len(splits)} trains on one class only "
+                f"({str(classes[0])!r}): the groups and the labels are confounded (e.g. each "
+                "group holds one class); add groups that share classes, or ignore the groups "
+                "(--ignore-groups, groups='none'; the estimate is then not group-independent)")
 
 
 def _unseen_notes(y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],

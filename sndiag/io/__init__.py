@@ -5,6 +5,7 @@ Modules (bottom up)
 ``atomic``     :func:`atomic_write`: temp file in the same folder, fsync, rename, clean up on failure
 ``zips``       zip safety from the directory (traversal, links, bombs), bounded member reads
 ``audio``      decoding one clip (soundfile, soxr, librosa's audioread fallback)
+``patterns``   label patterns compiled for RE2: linear-time matching, Python's Unicode classes
 ``labels``     label and group sources: class folders, a file-name pattern, a CSV manifest
 ``arrays``     the dataset ``.npz`` format and plain ``.npy``/``.npz``: :func:`load_arrays`, :func:`save`
 ``feature_cache``  spectrograms cached by audio content (``.npy`` per clip)

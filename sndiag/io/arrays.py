@@ -33,6 +33,7 @@ from sndiag.errors import DataError, LimitError, ParameterError, ShapeError
 from sndiag.images import LAYOUTS, check_dtype, check_values, image_layout, to_images
 from sndiag.io.atomic import atomic_write
 from sndiag.io.zips import check_npz
+from sndiag.memory import check_images_fit
 from sndiag.settings import resolve_limits
 
 __all__ = [
@@ -212,6 +213,29 @@ def _open_arrays(source: str | os.PathLike[str] | bytes | BinaryIO) -> tuple[Any
     return path, path.name
 
 
+def npy_shape(fh: Any) -> tuple[int, ...] | None:
+    """The shape in a ``.npy`` header at the file position of ``fh`` (None when unreadable,
+    the reader then reports it); the position is restored."""
+    pos = fh.tell() if fh.seekable() else None
+    try:
+        version = np.lib.format.read_magic(fh)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        shape = tuple(int(s) for s in read(fh)[0])
+    except Exception:  # noqa: BLE001 - ValueError, EOFError, SyntaxError... np.load says why
+        shape = None
+    if pos is not None:
+        fh.seek(pos)
+    return shape
+
+
+def _check_fits(shape: tuple[int, ...] | None, where: str, limits: Limits) -> None:
+    """Refuse, from the header, an array whose images or whole would not fit in memory."""
+    if shape is not None and len(shape) >= 3:
+        check_images_fit(shape[0], shape[1:], limits, where=f"{where}: X",
+                         streaming_hint="sndiag stats streams a file of any size")
+
+
 def _read_npz(handle: Any, where: str, limits: Limits) -> tuple[dict[str, np.ndarray], list[str]]:
     try:
         zf = zipfile.ZipFile(handle)
@@ -226,6 +250,12 @@ def _read_npz(handle: Any, where: str, limits: Limits) -> tuple[dict[str, np.nda
         if "X" not in keys and len(keys) != 1:
             raise DataError(f"{where} holds arrays {keys} but no 'X'; name the spectrogram "
                             "array X (np.savez(path, X=X, y=y))")
+        x_key = "X" if "X" in keys else keys[0]
+        try:
+            with zf.open(f"{x_key}.npy") as fh:
+                _check_fits(npy_shape(fh), where, limits)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+            pass  # read_small_array reports a damaged member
         arrays: dict[str, np.ndarray] = {}
         ignored: list[str] = []
         for key in keys:
@@ -261,8 +291,10 @@ def load_arrays(source: str | os.PathLike[str] | bytes | BinaryIO, *,
         :data:`~sndiag.config.DEFAULT_SHAPE`, 60 x 130, which lets a transposed array be
         recognised); None accepts any image size.
     limits : Limits, optional
-        ``max_clips`` bounds N; ``max_unzipped_mb`` and ``max_zip_ratio`` bound the compressed
-        members of an ``.npz``, checked before any is inflated. Default: the environment's
+        ``max_clips`` bounds N; ``max_image_pixels`` one image and ``max_dataset_mb`` the whole
+        array, both from the header before it is read; ``max_unzipped_mb`` and
+        ``max_zip_ratio`` bound the compressed members of an ``.npz``, checked before any is
+        inflated. Default: the environment's
         (:class:`~sndiag.settings.Settings`), as for every reader.
 
     Returns
@@ -277,7 +309,7 @@ def load_arrays(source: str | os.PathLike[str] | bytes | BinaryIO, *,
     ArchiveError
         A compressed .npz member expands beyond the limits (a zip bomb).
     LimitError
-        More clips than ``limits.max_clips``.
+        More clips than ``limits.max_clips``, images or an array larger than the limits.
     ShapeError
         Another layout, or ``y``/``groups``/``names`` whose length differs from N.
 
@@ -306,6 +338,11 @@ def load_arrays(source: str | os.PathLike[str] | bytes | BinaryIO, *,
     head = _peek(handle)
     check_file_head(head, where)
     if head.startswith(NPY_MAGIC):
+        if isinstance(handle, str | os.PathLike):
+            with open(handle, "rb") as fh:
+                _check_fits(npy_shape(fh), where, limits)
+        else:
+            _check_fits(npy_shape(handle), where, limits)
         try:
             arrays = {"X": np.load(handle, allow_pickle=False)}
         except Exception as exc:  # ValueError (pickles), OSError, EOFError, UnicodeError, ...

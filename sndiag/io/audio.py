@@ -5,7 +5,15 @@
 before any sample is decoded; then it reads every sample as float32, mixes the channels down by
 their mean and resamples exactly as ``librosa.resample(..., res_type="soxr_hq")`` does (see
 :func:`resample`), so a clip decodes to the same samples as ``librosa.load(path, sr=sr)``.
-Whatever goes wrong inside soundfile, soxr or librosa comes out as a
+:func:`decode_window` decodes only the samples a spectrogram keeps (the window of
+``config.n_samples`` samples, plus a margin for the resampler): a 10-minute clip costs what its
+3 seconds cost.
+
+Files are handed to libsndfile as open file objects, never by name: a name that is not valid
+UTF-8 opens like any other, and libsndfile cannot guess a format from the extension (which made
+junk named ``.mp3`` go to the MP3 decoder, with a screen of decoder warnings). Content that
+starts like an MPEG frame but does not hold two consecutive valid frames is refused before the
+MP3 decoder sees it. Whatever goes wrong inside soundfile, soxr or librosa comes out as a
 :class:`~sndiag.errors.DecodeError` whose message starts with the clip's name and gives a short
 reason.
 """
@@ -13,17 +21,26 @@ reason.
 from __future__ import annotations
 
 import io
+import math
 import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import librosa
 import numpy as np
 import soundfile as sf
 import soxr
 
+from sndiag.config import SpectrogramConfig
 from sndiag.errors import DecodeError, LimitError, ParameterError
+from sndiag.spectrogram import fix_length
+from sndiag.text import printable
 
-__all__ = ["MAX_RATE", "MIN_RATE", "decode", "duration", "resample"]
+__all__ = ["MAX_RATE", "MIN_RATE", "Window", "decode", "decode_window", "duration", "resample"]
 
 #: Lowest and highest sample rates (Hz) accepted in a file's header; anything outside is a
 #: corrupt or mislabelled header, not audio worth analysing.
@@ -31,6 +48,10 @@ MIN_RATE = 1000
 MAX_RATE = 768_000
 
 _FORMATS = "WAV, FLAC, OGG/Vorbis, AIFF or MP3"
+#: Input kept beyond the window on each side before resampling (seconds): soxr_hq's filter
+#: reaches less far, so the kept samples are those of the whole clip resampled (start
+#: alignment: bit-identical; centre: equal to float32 rounding).
+RESAMPLE_MARGIN = 0.1
 
 Source = str | os.PathLike[str] | bytes
 
@@ -47,40 +68,114 @@ def _fail(label: str, reason: str) -> DecodeError:
     return DecodeError(f"{label}: {reason}")
 
 
-def _open(source: Source, label: str) -> str | io.BytesIO:
-    """Return something soundfile can read, after the cheap emptiness checks."""
+def _open(source: Source, label: str) -> IO[bytes]:
+    """A binary file object soundfile can read, after the cheap checks (regular, not empty).
+
+    A path is opened here (Python handles any name, also one that is not valid UTF-8); the
+    caller closes it.
+    """
     if isinstance(source, bytes | bytearray | memoryview):
         if len(source) == 0:
             raise _fail(label, "file is empty (0 bytes); export the clip again")
         return io.BytesIO(bytes(source))
     path = os.fspath(source)
     try:
-        size = os.stat(path).st_size
+        st = os.stat(path)
     except OSError as exc:
         raise _fail(label, f"cannot be read ({exc.strerror or exc}); check the path") from None
     if not os.path.isfile(path):
         raise _fail(label, "is not a regular file")
-    if size == 0:
+    if st.st_size == 0:
         raise _fail(label, "file is empty (0 bytes); export the clip again")
-    return path
-
-
-def _info(handle: str | io.BytesIO, label: str) -> sf._SoundFileInfo:
     try:
-        return sf.info(handle)
+        return open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise _fail(label, f"cannot be read ({exc.strerror or exc}); check the path") from None
+
+
+@contextmanager
+def _opened(source: Source, label: str) -> Iterator[IO[bytes]]:
+    fh = _open(source, label)
+    try:
+        _check_mpeg(fh, label)
+        yield fh
+    finally:
+        fh.close()
+
+
+# -- MPEG sniffing: refuse junk before libsndfile hands it to the MP3 decoder ------------------
+_MPEG_BITRATES = {  # kbit/s by (MPEG-1?, layer)
+    (True, 1): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 3): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _mpeg_frame_length(head: bytes) -> int | None:
+    """Length in bytes of the MPEG audio frame whose header starts ``head``, or None."""
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return None
+    version, layer_bits = (head[1] >> 3) & 3, (head[1] >> 1) & 3
+    bitrate_i, rate_i, pad = head[2] >> 4, (head[2] >> 2) & 3, (head[2] >> 1) & 1
+    if version == 1 or layer_bits == 0 or bitrate_i in (0, 15) or rate_i == 3:
+        return None
+    layer = 4 - layer_bits
+    mpeg1 = version == 3
+    bitrate = _MPEG_BITRATES[(mpeg1, layer)][bitrate_i] * 1000
+    rate = _MPEG_RATES[version][rate_i]
+    if layer == 1:
+        return (12 * bitrate // rate + pad) * 4
+    return (144 if mpeg1 or layer == 2 else 72) * bitrate // rate + pad
+
+
+def _check_mpeg(fh: IO[bytes], label: str) -> None:
+    """Refuse content that starts with an MPEG frame sync but is not two valid frames."""
+    head = fh.read(4)
+    fh.seek(0)
+    if len(head) < 2 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return
+    length = _mpeg_frame_length(head)
+    second = b""
+    if length is not None and length >= 4:
+        fh.seek(length)
+        second = fh.read(4)
+        fh.seek(0)
+    if length is None or _mpeg_frame_length(second) is None:
+        raise _fail(label, f"not a recognised audio format (expected {_FORMATS}; it starts like "
+                    "an MP3 frame, but no valid MPEG stream follows)")
+
+
+def _looks_like_mp3(fh: IO[bytes]) -> bool:
+    head = fh.read(4)
+    fh.seek(0)
+    return head[:3] == b"ID3" or _mpeg_frame_length(head) is not None
+
+
+def _info(fh: IO[bytes], label: str) -> Any:
+    try:
+        return sf.info(fh)
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, TypeError, ...
         raise _fail(label, f"not a recognised audio format (expected {_FORMATS}; {_short(exc)})"
                     ) from None
     finally:
-        if isinstance(handle, io.BytesIO):
-            handle.seek(0)
+        fh.seek(0)
+
+
+#: libsndfile's words for a stream its decoder gave up on, and what they mean here.
+_LIBSNDFILE_MISLEADING = {"File does not exist or is not a regular file (possibly a pipe?)":
+                          "the stream cannot be decoded"}
 
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     # libsndfile messages repeat the file name; keep only the last clause.
     text = text.split(": ")[-1] if ": " in text else text
-    return text.rstrip(". ")[:120]
+    text = text.rstrip(". ")
+    return printable(_LIBSNDFILE_MISLEADING.get(text, text))[:120]
 
 
 def _check_rate(rate: float, label: str) -> None:
@@ -149,7 +244,8 @@ def header(source: Source, *, name: str | None = None) -> tuple[float, int]:
     (0.5, 8000)
     """
     label = _label(source, name)
-    info = _info(_open(source, label), label)
+    with _opened(source, label) as fh:
+        info = _info(fh, label)
     _check_rate(info.samplerate, label)
     return float(info.frames) / float(info.samplerate), int(info.samplerate)
 
@@ -204,31 +300,148 @@ def decode(source: Source, *, sr: int, max_seconds: float | None = None,
     if max_seconds is not None and not max_seconds > 0:
         raise ParameterError(f"max_seconds={max_seconds!r} must be positive or None")
     label = _label(source, name)
-    handle = _open(source, label)
+    with _opened(source, label) as fh, _sound(fh, sr=int(sr), max_seconds=max_seconds,
+                                              label=label) as sound:
+        if isinstance(sound, np.ndarray):  # the MP3 fallback decoded it already
+            return sound
+        rate = int(sound.samplerate)
+        data = _read(sound, label)
+    return _finish(_mono(data), rate=rate, sr=int(sr), label=label)
+
+
+@contextmanager
+def _sound(fh: IO[bytes], *, sr: int, max_seconds: float | None,
+           label: str) -> Iterator[sf.SoundFile | np.ndarray]:
+    """The open, checked SoundFile (header only), or the fallback's decoded signal."""
     try:
-        sound = sf.SoundFile(handle)  # reads the header only
+        sound = sf.SoundFile(fh)  # reads the header only
     except Exception as exc:
-        if isinstance(handle, str) and handle.lower().endswith(".mp3"):
-            return _decode_fallback(handle, sr=int(sr), max_seconds=max_seconds, label=label,
-                                    first_error=exc)
+        if _looks_like_mp3(fh):
+            yield _decode_fallback(fh, sr=sr, max_seconds=max_seconds, label=label,
+                                   first_error=exc)
+            return
         raise _fail(label, f"not a recognised audio format (expected {_FORMATS}; {_short(exc)})"
                     ) from None
     with sound:
-        rate = sound.samplerate
-        _check_rate(rate, label)
+        _check_rate(sound.samplerate, label)
         if sound.channels < 1:
             raise _fail(label, f"header states {sound.channels} channels; the file is corrupt")
         if sound.frames == 0:
             raise _fail(label, "no samples (the file holds a header but no audio)")
-        _check_duration(sound.frames / rate, max_seconds, label)
-        try:
-            data = sound.read(dtype="float32", always_2d=True)
-        except Exception as exc:
-            raise _fail(label, f"decoding failed ({_short(exc)}); the file is probably "
-                        "truncated or corrupt") from None
+        _check_duration(sound.frames / sound.samplerate, max_seconds, label)
+        yield sound
+
+
+def _read(sound: sf.SoundFile, label: str, frames: int = -1) -> np.ndarray:
+    try:
+        data = sound.read(frames, dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise _fail(label, f"decoding failed ({_short(exc)}); the file is probably "
+                    "truncated or corrupt") from None
     if data.size == 0:
         raise _fail(label, "no samples (the file holds a header but no audio)")
-    return _finish(_mono(data), rate=int(rate), sr=int(sr), label=label)
+    return data
+
+
+@dataclass(frozen=True)
+class Window:
+    """What :func:`decode_window` returns.
+
+    Attributes
+    ----------
+    y : np.ndarray [shape=(config.n_samples,), dtype=float32]
+        The clip padded or cropped to the spectrogram's window, as
+        ``fix_length(decode(...), config=config)`` gives it.
+    seconds : float
+        The whole clip's duration at ``config.sr`` (``len(decode(...)) / config.sr``).
+    """
+
+    y: np.ndarray
+    seconds: float
+
+
+def _fix(y: np.ndarray, start: int, size: int) -> np.ndarray:
+    """``y[start:start + size]`` zero-padded at the end to ``size`` samples."""
+    out = np.zeros(size, dtype=np.float32)
+    part = y[start:start + size]
+    out[:part.size] = part
+    return out
+
+
+def decode_window(source: Source, *, config: SpectrogramConfig,
+                  max_seconds: float | None = None, name: str | None = None) -> Window:
+    """Decode only the ``config.n_samples`` samples a spectrogram of ``config`` keeps.
+
+    A clip no longer than the window (plus :data:`RESAMPLE_MARGIN`) is decoded whole, as
+    :func:`decode` does. Of a longer one, only the window and the margin on each side are read
+    from the file and resampled: memory and time follow the window, not the clip (a 590 s,
+    768 kHz WAV keeps 3 s of it).
+
+    Parameters
+    ----------
+    source : str, os.PathLike or bytes
+        As :func:`decode`.
+    config : SpectrogramConfig
+        ``sr``, ``n_samples`` and ``align`` say which samples are kept.
+    max_seconds : float, optional
+        Longest accepted clip, checked from the header.
+    name : str, optional
+        Name used in error messages.
+
+    Returns
+    -------
+    Window
+        The fixed-length signal and the clip's duration.
+
+    Raises
+    ------
+    DecodeError, LimitError, ParameterError
+        As :func:`decode`.
+
+    Examples
+    --------
+    >>> import io, soundfile as sf
+    >>> cfg = SpectrogramConfig(sr=8000)
+    >>> buf = io.BytesIO()
+    >>> sf.write(buf, np.ones(80000, dtype=np.float32) * 0.5, 8000, format="WAV")
+    >>> w = decode_window(buf.getvalue(), config=cfg)
+    >>> w.y.shape, w.seconds
+    ((66048,), 10.0)
+    """
+    if not isinstance(config, SpectrogramConfig):
+        raise ParameterError(f"config={config!r} must be a SpectrogramConfig")
+    if max_seconds is not None and not max_seconds > 0:
+        raise ParameterError(f"max_seconds={max_seconds!r} must be positive or None")
+    sr, size = config.sr, config.n_samples
+    label = _label(source, name)
+    with _opened(source, label) as fh, _sound(fh, sr=sr, max_seconds=max_seconds,
+                                              label=label) as sound:
+        if isinstance(sound, np.ndarray):
+            return Window(fix_length(sound, config=config), sound.size / sr)
+        rate, frames = int(sound.samplerate), int(sound.frames)
+        n_out = frames if rate == sr else math.ceil(frames * (sr / rate))
+        margin = 0 if rate == sr else math.ceil(RESAMPLE_MARGIN * rate)
+        if n_out <= size or frames <= math.ceil(size * rate / sr) + 2 * margin:
+            y = _finish(_mono(_read(sound, label)), rate=rate, sr=sr, label=label)
+            return Window(fix_length(y, config=config), y.size / sr)
+        start = 0 if config.align == "start" else (n_out - size) // 2
+        # Start reading at an input sample that falls on an output sample (same phase as the
+        # whole clip), `margin` before the window.
+        g = math.gcd(rate, sr)
+        step_in, step_out = rate // g, sr // g
+        k = max(0, start - math.ceil(margin * sr / rate)) // step_out
+        first_in, first_out = k * step_in, k * step_out
+        stop_in = min(frames, math.ceil((start + size - first_out) * rate / sr) + first_in
+                      + margin)
+        if first_in:
+            try:
+                sound.seek(first_in)
+            except Exception as exc:
+                raise _fail(label, f"seeking failed ({_short(exc)}); the file is probably "
+                            "truncated or corrupt") from None
+        data = _read(sound, label, stop_in - first_in)
+    y = _finish(_mono(data), rate=rate, sr=sr, label=label)
+    return Window(_fix(y, start - first_out, size), n_out / sr)
 
 
 def _finish(y: np.ndarray, *, rate: int, sr: int, label: str) -> np.ndarray:
@@ -283,12 +496,19 @@ def resample(y: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:
     return np.asarray(y_hat, dtype=y.dtype)
 
 
-def _decode_fallback(path: str, *, sr: int, max_seconds: float | None, label: str,
+def _decode_fallback(fh: IO[bytes], *, sr: int, max_seconds: float | None, label: str,
                      first_error: BaseException) -> np.ndarray:
-    """librosa/audioread for an MP3 path that the bundled libsndfile could not read."""
+    """librosa/audioread for MP3 content the bundled libsndfile could not read (needs an
+    audioread backend such as ffmpeg; without one the clip is skipped with the reason)."""
     limit = None if max_seconds is None else max_seconds + 1.0
+    path = getattr(fh, "name", None)
+    if not isinstance(path, str | bytes) or not os.path.isfile(path):
+        raise _fail(label, f"not a recognised audio format (expected {_FORMATS}; "
+                    f"{_short(first_error)})")
     try:
-        y, rate = librosa.load(path, sr=None, mono=True, duration=limit)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # librosa's "PySoundFile failed", deprecations
+            y, rate = librosa.load(path, sr=None, mono=True, duration=limit)
     except Exception as exc:
         raise _fail(label, f"not a recognised audio format (expected {_FORMATS}; "
                     f"{_short(first_error)}; fallback: {_short(exc)})") from None

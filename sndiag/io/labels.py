@@ -26,15 +26,20 @@ import io
 import os
 import posixpath
 import re
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
+from sndiag.config import Limits
 from sndiag.dataset import Skipped
-from sndiag.errors import DataError, ParameterError
+from sndiag.errors import DataError, LimitError, ParameterError
+from sndiag.io.patterns import compile_pattern
+from sndiag.settings import resolve_limits
+from sndiag.text import clean
 
 __all__ = ["GroupHint", "Item", "Labelled", "Labels", "assign_labels", "clean_name",
            "suggest_groups"]
@@ -49,6 +54,11 @@ class Item:
 
     name: str
     source: Source
+
+    def __post_init__(self) -> None:
+        # A file name that is not valid UTF-8 comes with lone surrogates; the name is text to
+        # show, match and store, so it gets visible escapes (the source still opens the file).
+        object.__setattr__(self, "name", clean(self.name))
 
 
 @dataclass
@@ -108,20 +118,16 @@ def _folder_labels(items: list[Item]) -> Labelled:
 
 
 def _regex_labels(items: list[Item], pattern: str) -> Labelled:
-    try:
-        rx = re.compile(pattern)
-    except re.error as exc:
-        raise ParameterError(f"label_regex={pattern!r} is not a valid regular expression ({exc})"
-                             ) from None
-    if "label" not in rx.groupindex and "group" not in rx.groupindex:
+    rx, groupindex = compile_pattern(pattern)  # RE2: linear time, whatever the pattern
+    if "label" not in groupindex and "group" not in groupindex:
         raise ParameterError(
             f"label_regex={pattern!r} has no named group 'label' (or 'group'); write e.g. "
             r"'(?P<label>\d)_(?P<group>[a-z]+)_\d+\.wav'"
         )
-    if "label" not in rx.groupindex:
+    if "label" not in groupindex:
         return _regex_groups(_folder_labels(items), rx, pattern)
-    has_group = "group" in rx.groupindex
-    has_split = "split" in rx.groupindex
+    has_group = "group" in groupindex
+    has_split = "split" in groupindex
     kept, y, groups, split, skipped = [], [], [], [], []
     for it in items:
         m = rx.search(posixpath.basename(it.name))
@@ -136,7 +142,7 @@ def _regex_labels(items: list[Item], pattern: str) -> Labelled:
                     split=split if has_split else None)
 
 
-def _regex_groups(lab: Labelled, rx: re.Pattern[str], pattern: str) -> Labelled:
+def _regex_groups(lab: Labelled, rx: Any, pattern: str) -> Labelled:
     """Folder labels, with groups from a pattern that has only a ``group``."""
     kept, y, groups, split, skipped = [], [], [], [], list(lab.skipped)
     for i, it in enumerate(lab.items):
@@ -269,7 +275,7 @@ def suggest_groups(names: Sequence[str], labels: Sequence[str] | None = None, *,
                     and uniq.size == len(set(y)):
                 continue  # the label again
         if pattern is not None:
-            rx = re.compile(pattern)
+            rx, _ = compile_pattern(pattern)
             got = [(m.group("group") if (m := rx.search(posixpath.basename(nm))) else None)
                    for nm in names]
             if got != values:
@@ -281,20 +287,72 @@ def suggest_groups(names: Sequence[str], labels: Sequence[str] | None = None, *,
 
 
 _PATH_COLUMNS = ("path", "file", "filename")
+MB = 1024 * 1024
 #: Folder names read as a split rather than a label.
 SPLIT_NAMES = frozenset({"train", "test", "val", "valid", "validation", "dev", "eval"})
 
 
-def _read_csv(labels_csv: str | os.PathLike[str] | bytes) -> tuple[list[dict[str, str]], str]:
+#: Longest line of a labels CSV (bytes): a row is a path, a label, a group and a split.
+MAX_CSV_LINE = 65536
+
+
+def _long_line(raw: bytes) -> int | None:
+    """The number of the first line longer than :data:`MAX_CSV_LINE` bytes, or None."""
+    start, line = 0, 1
+    while start <= len(raw):
+        end = raw.find(b"\n", start)
+        end = len(raw) if end == -1 else end
+        if end - start > MAX_CSV_LINE:
+            return line
+        start, line = end + 1, line + 1
+    return None
+
+
+def _read_bounded(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; a FIFO, a device (``/dev/zero``)
+    or a folder is refused before it is read, so nothing can block or stream forever."""
+    shown = os.fspath(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ParameterError(f"labels_csv={shown!r} cannot be read ({exc.strerror or exc}); "
+                             "check the path") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ParameterError(f"labels_csv={shown!r} is not a regular file (a pipe, a device "
+                                 "or a folder); give a CSV file")
+        if st.st_size > max_bytes:
+            raise LimitError(f"labels_csv={shown!r} is {st.st_size / MB:.1f} MB, above the limit "
+                             f"of {max_bytes / MB:g} MB; split it or raise SNDIAG_MAX_LABELS_MB")
+        raw = fh.read(max_bytes + 1)
+    if len(raw) > max_bytes:  # it grew while read
+        raise LimitError(f"labels_csv={shown!r} is above the limit of {max_bytes / MB:g} MB; "
+                         "split it or raise SNDIAG_MAX_LABELS_MB")
+    return raw
+
+
+def _read_csv(labels_csv: str | os.PathLike[str] | bytes,
+              limits: Limits) -> tuple[list[dict[str, str]], str]:
+    max_bytes = int(limits.max_labels_mb * MB)
     if isinstance(labels_csv, bytes | bytearray):
         raw, where = bytes(labels_csv), "labels CSV"
+        if len(raw) > max_bytes:
+            raise LimitError(f"the labels CSV is {len(raw) / MB:.1f} MB, above the limit of "
+                             f"{limits.max_labels_mb:g} MB; split it or raise "
+                             "SNDIAG_MAX_LABELS_MB")
     else:
         where = Path(labels_csv).name
-        try:
-            raw = Path(labels_csv).read_bytes()
-        except OSError as exc:
-            raise ParameterError(f"labels_csv={os.fspath(labels_csv)!r} cannot be read "
-                                 f"({exc.strerror or exc}); check the path") from None
+        raw = _read_bounded(labels_csv, max_bytes)
+    n_rows = raw.count(b"\n")
+    if n_rows > limits.max_clips + 1:
+        raise LimitError(f"{where} has {n_rows} rows, more than the limit of {limits.max_clips} "
+                         "clips; split the data or raise SNDIAG_MAX_CLIPS")
+    line = _long_line(raw)
+    if line is not None:
+        raise ParameterError(f"{where} is not a readable CSV: line {line} is longer than "
+                             f"{MAX_CSV_LINE} bytes, where a labels CSV has one short row per "
+                             "file (path,label[,group][,split])")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -320,8 +378,9 @@ def _read_csv(labels_csv: str | os.PathLike[str] | bytes) -> tuple[list[dict[str
     return rows, where
 
 
-def _csv_labels(items: list[Item], labels_csv: str | os.PathLike[str] | bytes) -> Labelled:
-    rows, where = _read_csv(labels_csv)
+def _csv_labels(items: list[Item], labels_csv: str | os.PathLike[str] | bytes,
+                limits: Limits) -> Labelled:
+    rows, where = _read_csv(labels_csv, limits)
     has_group = any(r["group"] for r in rows)
     has_split = any(r["split"] for r in rows)
     table: dict[str, tuple[str, str, str]] = {}
@@ -361,8 +420,13 @@ def _csv_labels(items: list[Item], labels_csv: str | os.PathLike[str] | bytes) -
 
 
 def assign_labels(items: list[Item], *, labels: str, label_regex: str | None,
-                  labels_csv: str | os.PathLike[str] | bytes | None) -> Labelled:
+                  labels_csv: str | os.PathLike[str] | bytes | None,
+                  limits: Limits | None = None) -> Labelled:
     """Label ``items`` from the one source given (see the module docstring).
+
+    A labels CSV must be a regular file of at most ``limits.max_labels_mb``, with lines of at
+    most :data:`MAX_CSV_LINE` bytes and no more rows than ``limits.max_clips``; a label pattern
+    is matched in linear time (:func:`sndiag.io.patterns.compile_pattern`).
 
     Examples
     --------
@@ -377,7 +441,7 @@ def assign_labels(items: list[Item], *, labels: str, label_regex: str | None,
     if label_regex is not None and labels_csv is not None:
         raise ParameterError("give label_regex or labels_csv, not both")
     if labels_csv is not None:
-        return _csv_labels(items, labels_csv)
+        return _csv_labels(items, labels_csv, resolve_limits(limits))
     if label_regex is not None:
         return _regex_labels(items, label_regex)
     if labels == "folder":

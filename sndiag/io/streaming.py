@@ -41,7 +41,9 @@ from sndiag.io.arrays import (
 )
 from sndiag.io.atomic import atomic_file
 from sndiag.io.zips import check_npz
+from sndiag.memory import check_images_fit
 from sndiag.settings import resolve_limits
+from sndiag.text import clean
 
 __all__ = ["ArrayFile", "NpyChunks", "open_array_file", "write_npy_chunks", "write_npz_chunks"]
 
@@ -425,11 +427,14 @@ class ArrayFile:
     layout : str
         ``"(N, n_mels, n_frames)"``, ``"(N, n_mels, n_frames, 1)"`` or ``"(N, 1, n_mels, n_frames)"``.
     y, groups, names : np.ndarray or None
-        Labels, groups and clip names as strings (None when absent).
+        Labels, groups and clip names as strings (None when absent), lone surrogates escaped
+        as :class:`~sndiag.dataset.Dataset` does.
     provenance : dict
         The saved provenance (sndiag files) or a description of the file.
     n_skipped : int
         Clips the extraction skipped (from the saved metadata).
+    split : np.ndarray or None
+        The ``split`` array (``"train"``/``"test"`` per clip), when the file has one.
     """
 
     reader: NpyChunks
@@ -440,6 +445,7 @@ class ArrayFile:
     names: np.ndarray | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     n_skipped: int = 0
+    split: np.ndarray | None = None
 
     @property
     def n_clips(self) -> int:
@@ -448,8 +454,8 @@ class ArrayFile:
     @property
     def name(self) -> str:
         """Provenance ``name`` or ``source``, else the file name (like ``Dataset.name``)."""
-        return str(self.provenance.get("name") or self.provenance.get("source")
-                   or self.reader.path.name)
+        return clean(str(self.provenance.get("name") or self.provenance.get("source")
+                         or self.reader.path.name))
 
     def images(self, chunk: np.ndarray, start: int = 0) -> np.ndarray:
         """A chunk of rows as float32 images ``(k, n_mels, n_frames)`` (what ``Dataset`` keeps).
@@ -548,9 +554,9 @@ def open_array_file(path: str | os.PathLike[str], *, chunk_size: int = 512,
             raise DataError(f"{where} is not a valid .npy/.npz file ({exc})") from None
         with zf:
             check_npz(zf, where, resolve_limits(limits))
-            for key in ("y", "groups", "names", "meta"):
+            for key in ("y", "groups", "names", "split", "meta"):
                 small[key] = read_small_array(zf, key, where)
-    for key in ("y", "groups", "names"):
+    for key in ("y", "groups", "names", "split"):
         arr = small.get(key)
         if arr is not None and arr.size != n:
             raise ShapeError(f"{where}: {key} has {arr.size} entries but X has {n} clips; "
@@ -558,12 +564,14 @@ def open_array_file(path: str | os.PathLike[str], *, chunk_size: int = 512,
     meta = parse_meta(small.get("meta"))
     channel, shape = image_layout(reader.shape, where=f"{where}: X",
                                   expected=None if meta is not None else expected_shape)
+    # Memory does not grow with N here, but the statistics hold dozens of maps of one image.
+    check_images_fit(1, shape, resolve_limits(limits), where=f"{where}: X")
     if n == 0:
         raise DataError(f"{where}: X holds no clips (shape {reader.shape}); save at least one")
 
     def strings(key: str) -> np.ndarray | None:
         arr = small.get(key)
-        return None if arr is None else np.array([str(v) for v in arr.ravel()], dtype=str)
+        return None if arr is None else np.array([clean(str(v)) for v in arr.ravel()], dtype=str)
 
     if meta is not None:
         provenance = checked_provenance(meta.get("provenance") or {})
@@ -573,4 +581,4 @@ def open_array_file(path: str | os.PathLike[str], *, chunk_size: int = 512,
         n_skipped = 0
     return ArrayFile(reader=reader, shape=shape, layout=LAYOUTS[channel], y=strings("y"),
                      groups=strings("groups"), names=strings("names"), provenance=provenance,
-                     n_skipped=n_skipped)
+                     n_skipped=n_skipped, split=strings("split"))

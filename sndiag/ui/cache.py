@@ -28,6 +28,7 @@ from sndiag.dataset import Dataset
 from sndiag.errors import SndiagError, StoreError
 from sndiag.masks import MaskSpec
 from sndiag.settings import Settings
+from sndiag.text import markdown
 
 __all__ = [
     "auto_flags",
@@ -135,7 +136,7 @@ def current_dataset() -> Dataset:
                        "FSDD sample instead — load the data again to share it.")
             else:
                 msg = f"Dataset {ds_id[:12]}… cannot be opened: {exc}. Showing the FSDD sample instead."
-            state.notice(msg)
+            state.notice(markdown(msg))  # quotes the link's id
     demo = demo_dataset()
     state.set_value("ds_id", demo.content_hash)
     return demo

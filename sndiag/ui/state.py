@@ -37,6 +37,7 @@ from typing import Any
 
 from sndiag.errors import ParameterError
 from sndiag.masks import MaskSpec
+from sndiag.text import markdown
 
 __all__ = [
     "DEFAULTS",
@@ -248,7 +249,7 @@ def init(*, known_scalers: Iterable[str] | None = None) -> None:
         else:
             set_value(key, value)
     for n in notes:
-        notice(n)
+        notice(markdown(n))  # they quote the link's values
 
 
 def notice(text: str, kind: str = "warning") -> None:

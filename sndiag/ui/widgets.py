@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import html
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +13,7 @@ import streamlit as st
 from sndiag.dataset import Dataset
 from sndiag.errors import ParameterError, SndiagError
 from sndiag.masks import MaskSpec
+from sndiag.text import markdown
 from sndiag.ui import cache, state
 
 __all__ = [
@@ -54,7 +54,7 @@ def show_error(exc: BaseException) -> None:
     """``st.error`` with :func:`error_message`; unexpected errors are also logged server-side."""
     if not isinstance(exc, SndiagError):
         log.exception("unexpected error in the dashboard", exc_info=exc)
-    st.error(error_message(exc), icon=":material/error:")
+    st.error(markdown(error_message(exc)), icon=":material/error:")
 
 
 @contextlib.contextmanager
@@ -143,8 +143,7 @@ def sidebar(ds: Dataset | None, container: Any = None) -> None:
     with container if container is not None else st.sidebar:
         if ds is None:
             return
-        name = html.escape(ds.name)
-        st.markdown(f"**Dataset:** {name}")
+        st.markdown(f"**Dataset:** {markdown(ds.name)}")
         tag = ("synthetic demo" if ds.is_synthetic
                else "real audio, CC BY-SA 4.0" if ds.provenance.get("sample")
                else f"id `{ds.content_hash[:12]}`")

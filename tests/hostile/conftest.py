@@ -39,6 +39,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.support.markdown import shown  # noqa: F401 - re-exported for the hostile tests
+
 REPO = Path(__file__).resolve().parents[2]
 CLI_TIMEOUT = 120.0
 #: Concurrent CLI subprocesses: enough to overlap their import time, few enough for 2 cores.

@@ -135,7 +135,7 @@ CASES = [
               "not a valid .npy/.npz file"),
     ArrayCase("truncated_npz", "cut.npz", lambda: npz(X=X4)[:5000], DataError,
               "not a valid .npy/.npz file"),
-    ArrayCase("lying_header", "liar.npy", lambda: npy_lying_header((300_000, 60, 130)),
+    ArrayCase("lying_header", "liar.npy", lambda: npy_lying_header((30_000, 60, 130)),
               DataError, "not a valid .npy/.npz file"),
     ArrayCase("text_named_npy", "notes.npy", lambda: b"not numpy at all\n" * 10, DataError,
               "starts with neither the .npy header nor a zip header"),

@@ -76,7 +76,7 @@ CASES = [
             labels={"a.wav": "caf\xe9", "b.wav": "th\xe9", "c.wav": "caf\xe9"},
             skipped={"bad.wav": UNLISTED}),
     CsvCase("field_above_the_csv_limit", b"path,label\na.wav," + b"x" * 200_000 + b"\n",
-            ParameterError, "is not a readable CSV (field larger than field limit (131072))"),
+            ParameterError, "is not a readable CSV: line 2 is longer than 65536 bytes"),
     CsvCase("unclosed_quote", b'path,label\na.wav,"' + b"y" * 140_000, ParameterError,
             "is not a readable CSV"),
     CsvCase("binary_garbage", bytes(range(256)) * 8, ParameterError,

@@ -52,6 +52,7 @@ def no_decoding(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         raise AssertionError(f"{name} was decoded although a limit refuses the input")
 
     monkeypatch.setattr(audio, "decode", spy)
+    monkeypatch.setattr(audio, "decode_window", spy)
     return calls
 
 

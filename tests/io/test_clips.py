@@ -209,6 +209,7 @@ def test_from_files_checks_max_clips_before_decoding(tmp_path, monkeypatch):
         raise AssertionError("decoded despite the limit")
 
     monkeypatch.setattr(sndiag.io.audio, "decode", boom)
+    monkeypatch.setattr(sndiag.io.audio, "decode_window", boom)
     files = [(f"{i}.wav", b"x") for i in range(5)]
     with pytest.raises(LimitError, match="5 audio files exceed the limit of 4 clips"):
         from_files(files, limits=Limits(max_clips=4))
@@ -286,8 +287,9 @@ def test_disk_cache_hit_returns_same_images_without_decoding(audio_tree, tmp_pat
     first = from_files(files, config=CFG, cache=cache)
     assert len(cache) == 8
     calls = []
-    real = sndiag.io.audio.decode
-    monkeypatch.setattr(sndiag.io.audio, "decode", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = sndiag.io.audio.decode_window
+    monkeypatch.setattr(sndiag.io.audio, "decode_window",
+                        lambda *a, **k: calls.append(a) or real(*a, **k))
     again = from_files(files, config=CFG, cache=cache)
     assert calls == []
     np.testing.assert_array_equal(again.X, first.X)

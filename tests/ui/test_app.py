@@ -21,6 +21,7 @@ from sndiag.config import Limits  # noqa: E402
 from sndiag.dataset import Dataset  # noqa: E402
 from sndiag.errors import DataError, LimitError, ParameterError  # noqa: E402
 from sndiag.store import FileStore  # noqa: E402
+from tests.support.markdown import shown  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "app.py")
@@ -191,7 +192,7 @@ def test_unknown_dataset_in_the_link_falls_back_to_the_demo(app: AppTest) -> Non
     app.query_params["snr"] = "oops"
     app.run()
     assert not app.exception
-    warnings = " ".join(w.value for w in app.warning)
+    warnings = " ".join(shown(w.value) for w in app.warning)
     assert "not in this server's store" in warnings
     assert "snr='oops'" in warnings
     assert any("the fsdd sample" in i.value.lower() for i in app.info)
@@ -228,7 +229,7 @@ def test_npy_upload_is_stored_and_opened(app: AppTest, store_dir: Path) -> None:
     ds_id = Dataset(X).content_hash
     assert ds_id in FileStore(store_dir)
     assert str(app.query_params["ds"]).strip("[]'") == ds_id
-    assert any("mine.npy" in s.value for s in app.subheader)
+    assert any("mine.npy" in shown(s.value) for s in app.subheader)
     assert _metric(app, "Clips") == "10"
 
 
