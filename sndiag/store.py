@@ -4,7 +4,7 @@ Layout of a :class:`FileStore` rooted at ``root``::
 
     root/
       <content_hash>.npz          the dataset (sndiag.io.save)
-      <content_hash>.json         entry metadata: name, created, n_clips, shape, classes, ...
+      <content_hash>.json         entry metadata: name, created, added_by, source, n_clips, ...
       <content_hash>.<kind>.json  attachments (e.g. experiment results), also atomic
 
 Every file is written to a temporary name in the same folder, flushed, fsynced and renamed, so a
@@ -32,13 +32,34 @@ from sndiag.settings import Settings
 
 __all__ = ["DatasetStore", "FileStore", "MemoryStore", "StoreEntry", "default_store", "open_store"]
 
+_FIELDS = ("dataset_id", "name", "created", "n_clips", "shape", "n_classes", "synthetic",
+           "added_by", "source")
+
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
 @dataclass(frozen=True)
 class StoreEntry:
-    """What the store knows of a dataset without loading it."""
+    """What the store knows of a dataset without loading it.
+
+    Attributes
+    ----------
+    dataset_id : str
+        The content hash.
+    name : str
+        The dataset's name.
+    created : str
+        When it was added (ISO 8601, UTC).
+    n_clips, shape, n_classes, synthetic
+        Its size and kind.
+    added_by : str or None
+        Who added it (:attr:`sndiag.auth.Identity.owner`: an e-mail address with an identity
+        provider); None when nobody was signed in (an open instance, the shipped sample, or an
+        entry written before this was recorded).
+    source : str
+        Where it came from, in words ("upload of 3 audio files", "server folder fsdd", ...).
+    """
 
     dataset_id: str
     name: str
@@ -47,9 +68,12 @@ class StoreEntry:
     shape: tuple[int, int]
     n_classes: int
     synthetic: bool
+    added_by: str | None = None
+    source: str = ""
 
     @classmethod
-    def for_dataset(cls, ds: Dataset, *, name: str | None = None) -> StoreEntry:
+    def for_dataset(cls, ds: Dataset, *, name: str | None = None, added_by: str | None = None,
+                    source: str | None = None) -> StoreEntry:
         return cls(
             dataset_id=ds.content_hash,
             name=name or ds.name,
@@ -58,6 +82,8 @@ class StoreEntry:
             shape=ds.shape,
             n_classes=len(ds.classes),
             synthetic=ds.is_synthetic,
+            added_by=added_by or None,
+            source=source if source is not None else _default_source(ds),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,15 +93,35 @@ class StoreEntry:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StoreEntry:
-        return cls(**{**d, "shape": tuple(d["shape"])})
+        """Read an entry's metadata; entries written before ``added_by``/``source`` existed
+        read with None and "" (unknown fields are ignored)."""
+        known = {k: v for k, v in d.items() if k in _FIELDS}
+        return cls(**{**known, "shape": tuple(d["shape"])})
+
+
+def _default_source(ds: Dataset) -> str:
+    """The source of a dataset in words, from its provenance."""
+    prov = ds.provenance
+    if prov.get("sample"):
+        return "the shipped FSDD sample"
+    if ds.is_synthetic:
+        return "synthetic demo"
+    kind = str(prov.get("kind") or "").strip()
+    where = str(prov.get("source") or prov.get("path") or "").strip()
+    if kind and where:
+        return f"{kind} from {where}"
+    return kind or where or "unknown"
 
 
 class DatasetStore(Protocol):
     """What the dashboard needs from a store."""
 
-    def put(self, ds: Dataset, *, name: str | None = None) -> StoreEntry: ...
+    def put(self, ds: Dataset, *, name: str | None = None, added_by: str | None = None,
+            source: str | None = None) -> StoreEntry: ...
     def get(self, dataset_id: str) -> Dataset: ...
+    def delete(self, dataset_id: str) -> None: ...
     def entries(self) -> list[StoreEntry]: ...
+    def entry(self, dataset_id: str) -> StoreEntry | None: ...
     def __contains__(self, dataset_id: object) -> bool: ...
     def put_attachment(self, dataset_id: str, kind: str, payload: dict[str, Any]) -> None: ...
     def get_attachment(self, dataset_id: str, kind: str) -> dict[str, Any] | None: ...
@@ -117,12 +163,14 @@ class FileStore:
         _check_id(dataset_id)
         return self.root / f"{dataset_id}.npz", self.root / f"{dataset_id}.json"
 
-    def put(self, ds: Dataset, *, name: str | None = None) -> StoreEntry:
-        """Store ``ds`` (idempotent: the same content is written once) and return its entry."""
+    def put(self, ds: Dataset, *, name: str | None = None, added_by: str | None = None,
+            source: str | None = None) -> StoreEntry:
+        """Store ``ds`` (idempotent: the same content is written once, and keeps who added it
+        first) and return its entry."""
         data_path, meta_path = self._paths(ds.content_hash)
         if data_path.exists() and meta_path.exists():
             return self._entry(meta_path)
-        entry = StoreEntry.for_dataset(ds, name=name)
+        entry = StoreEntry.for_dataset(ds, name=name, added_by=added_by, source=source)
         try:
             save(ds, data_path)
             # The metadata goes last: an entry is listed only once its data is complete.
@@ -151,6 +199,30 @@ class FileStore:
 
     def _entry(self, meta_path: Path) -> StoreEntry:
         return StoreEntry.from_dict(json.loads(meta_path.read_text()))
+
+    def entry(self, dataset_id: str) -> StoreEntry | None:
+        """The entry of ``dataset_id``, or None when it is not (completely) stored."""
+        if dataset_id not in self:
+            return None
+        try:
+            return self._entry(self._paths(dataset_id)[1])
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+
+    def delete(self, dataset_id: str) -> None:
+        """Remove a dataset and its attachments. The metadata goes first, so a process killed
+        midway leaves the entry unlisted (and :meth:`put` writes it again in full)."""
+        data_path, meta_path = self._paths(dataset_id)
+        if not meta_path.exists() and not data_path.exists():
+            raise StoreError(f"no dataset {dataset_id[:12]}… in the store")
+        try:
+            meta_path.unlink(missing_ok=True)
+            data_path.unlink(missing_ok=True)
+            for extra in self.root.glob(f"{dataset_id}.*.json"):
+                extra.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot delete {dataset_id[:12]}… from the store at {self.root}: "
+                             f"{exc.strerror or exc}") from None
 
     def entries(self) -> list[StoreEntry]:
         """Complete entries, newest first; torn or foreign files are ignored."""
@@ -204,10 +276,22 @@ class MemoryStore:
         self._data: dict[str, tuple[bytes, StoreEntry]] = {}
         self._attachments: dict[tuple[str, str], str] = {}
 
-    def put(self, ds: Dataset, *, name: str | None = None) -> StoreEntry:
+    def put(self, ds: Dataset, *, name: str | None = None, added_by: str | None = None,
+            source: str | None = None) -> StoreEntry:
         if ds.content_hash not in self._data:
-            self._data[ds.content_hash] = (to_npz_bytes(ds), StoreEntry.for_dataset(ds, name=name))
+            entry = StoreEntry.for_dataset(ds, name=name, added_by=added_by, source=source)
+            self._data[ds.content_hash] = (to_npz_bytes(ds), entry)
         return self._data[ds.content_hash][1]
+
+    def entry(self, dataset_id: str) -> StoreEntry | None:
+        item = self._data.get(dataset_id)
+        return None if item is None else item[1]
+
+    def delete(self, dataset_id: str) -> None:
+        if self._data.pop(_check_id(dataset_id), None) is None:
+            raise StoreError(f"no dataset {dataset_id[:12]}… in the store")
+        for key in [k for k in self._attachments if k[0] == dataset_id]:
+            del self._attachments[key]
 
     def get(self, dataset_id: str) -> Dataset:
         _check_id(dataset_id)
