@@ -118,12 +118,12 @@ class Upload:
 
 def put_upload(base_url: str, session_id: str, size: int, *,
                cookies: Mapping[str, str] | None = None, xsrf: str | None = None,
-               file_id: str = "probe") -> Upload:
+               file_id: str = "probe", wait_for_answer: bool = True) -> Upload:
     """``PUT /_stcore/upload_file/<session>/<file_id>`` with a ``size``-byte multipart body.
 
-    The headers go first; if the server answers within 2 s the body is not sent (a gate
-    refuses before reading). Otherwise the body is sent in 1 MB pieces until done or the
-    server closes the connection, then the answer is read.
+    The headers go first. With ``wait_for_answer``, if the server answers within 2 s the body
+    is not sent (a gate refuses before reading); otherwise, and always without it, the body is
+    sent in 1 MB pieces until done or the server closes the connection, then the answer is read.
     """
     token = xsrf or xsrf_token()
     jar = {"_streamlit_xsrf": token, **(cookies or {})}
@@ -138,7 +138,7 @@ def put_upload(base_url: str, session_id: str, size: int, *,
                       f"Host: {host}\r\nContent-Type: multipart/form-data; boundary={boundary}"
                       f"\r\nContent-Length: {total}\r\nX-Xsrftoken: {token}\r\n"
                       f"Origin: http://{host}\r\nCookie: {_cookie_header(jar)}\r\n\r\n").encode())
-        status = _status(sock, 2.0)
+        status = _status(sock, 2.0) if wait_for_answer else None
         if status is not None:
             return Upload(status, 0, True)
         sent = 0
