@@ -37,10 +37,11 @@ main { max-width: 26rem; margin: 12vh auto; background: #fff; padding: 2rem 2.2r
 h1 { font-size: 1.6rem; margin: 0 0 .3rem; } p { line-height: 1.45; }
 .muted { color: #59636e; font-size: .92rem; }
 label { display: block; margin: 1rem 0 .3rem; font-weight: 600; }
+label .muted { font-weight: 400; }
 input { width: 100%; box-sizing: border-box; padding: .55rem .6rem; font-size: 1rem;
         border: 1px solid #c8ccd1; border-radius: 6px; }
 button, a.button { display: inline-block; margin-top: 1.2rem; padding: .6rem 1.1rem;
-        font-size: 1rem; border: 0; border-radius: 6px; background: #2F6FDE; color: #fff;
+        font: inherit; border: 0; border-radius: 6px; background: #2F6FDE; color: #fff;
         text-decoration: none; cursor: pointer; }
 .error { background: #fdecea; color: #8a1c13; padding: .6rem .8rem; border-radius: 6px; }
 .note { background: #eaf2fd; color: #1b4a91; padding: .6rem .8rem; border-radius: 6px; }
