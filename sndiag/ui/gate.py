@@ -173,7 +173,13 @@ class AccessGate:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        config = self.gate.config
+        try:
+            config = self.gate.config
+        except Exception:  # fail closed: unknown access control serves nothing
+            log.exception("access control cannot be read; refusing %s", scope.get("path"))
+            await self._refuse(scope, send, 503, "This sndiag instance is misconfigured; see "
+                               "the server's log.")
+            return
         path = scope.get("path", "/")
         if (not config.enabled or path in OPEN_PATHS or _SIGNIN.match(path)
                 or (config.mode == "oidc" and path in OIDC_PATHS)):
@@ -216,7 +222,7 @@ class AccessGate:
             else:  # the server then answers the handshake with 403
                 await send({"type": "websocket.close", "code": 1008})
             return
-        if status == 401 and _wants_page(scope):
+        if status == 401 and _wants_page(scope):  # (503 and 403 pages are shown in place)
             target = f"{SIGNIN_PATH}?next={quote(safe_next(_link(scope)), safe='')}"
             await _respond(send, 303, "", headers=[("location", target)])
             return

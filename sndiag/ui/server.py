@@ -12,9 +12,11 @@ secrets here (they replace an ``[auth]`` section of ``.streamlit/secrets.toml``)
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from sndiag.auth import AccessConfig, auth_secrets
+from sndiag.errors import ParameterError
 from sndiag.settings import Settings
 from sndiag.ui.gate import AccessGate, Gate
 
@@ -25,12 +27,25 @@ log = logging.getLogger("sndiag.access")
 
 def file_secrets() -> dict[str, Any]:
     """Streamlit's secrets (``.streamlit/secrets.toml``, merged with the ones given to
-    ``st.App``) as a plain dict; empty when there are none."""
+    ``st.App``) as a plain dict; empty when there are none.
+
+    Raises
+    ------
+    ParameterError
+        When a secrets file exists but cannot be read: the gate then refuses every request
+        rather than serving an instance whose access control it could not read.
+    """
+    from streamlit import config
     from streamlit.runtime.secrets import secrets_singleton
 
-    if not secrets_singleton.load_if_toml_exists():
-        return {}
-    return secrets_singleton.to_dict()
+    if secrets_singleton.load_if_toml_exists():
+        return secrets_singleton.to_dict()
+    broken = [p for p in config.get_option("secrets.files") if Path(p).exists()]
+    if broken:
+        raise ParameterError(f"cannot read the secrets file {broken[0]} (see the error above); "
+                             "fix it: the access control it sets is unknown, so every request "
+                             "is refused")
+    return {}
 
 
 def _log_to_stderr() -> None:
