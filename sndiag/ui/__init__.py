@@ -4,7 +4,8 @@ Modules
 -------
 ``server``   the server: ``st.App`` keyword arguments with the access gate (``app.py`` builds it)
 ``gate``     ASGI middleware refusing every route before sign-in; the shared sign-in state
-``signin``   the sign-in page (password form, provider buttons), plain HTML
+``signin``   the sign-in page's routes (password form, provider buttons)
+``html_pages`` the gate's own pages (sign-in, refused) as plain HTML
 ``cookies``  Streamlit's identity cookie, read and written outside a script run
 ``identity`` ``st.user`` as an :class:`~sndiag.auth.Identity`, the page-level check, sign out
 ``router``   the pages, the access check, the shared sidebar; what ``app.py`` runs

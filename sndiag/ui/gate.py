@@ -31,6 +31,7 @@ from urllib.parse import quote, urlsplit
 from sndiag.auth import AccessConfig, Identity, Revocations, SignInThrottle
 from sndiag.auth.identity import PASSWORD_PROVIDER
 from sndiag.ui import cookies
+from sndiag.ui.html_pages import refused_page
 
 __all__ = ["OPEN_PATHS", "SIGNIN_PATH", "AccessGate", "Gate", "safe_next"]
 
@@ -226,8 +227,6 @@ class AccessGate:
             target = f"{SIGNIN_PATH}?next={quote(safe_next(_link(scope)), safe='')}"
             await _respond(send, 303, "", headers=[("location", target)])
             return
-        from sndiag.ui.signin import refused_page
-
         headers = [("connection", "close")] if scope.get("method") not in ("GET", "HEAD") else []
         if _wants_page(scope):
             await _respond(send, status, refused_page(text), content_type="text/html",

@@ -21,46 +21,15 @@ from sndiag.auth import check_password
 from sndiag.auth.identity import PASSWORD_PROVIDER
 from sndiag.ui import cookies
 from sndiag.ui.gate import NEXT_COOKIE, SIGNIN_PATH, Gate, safe_next
+from sndiag.ui.html_pages import page as _page
 
-__all__ = ["MAX_FORM_BYTES", "refused_page", "routes"]
+__all__ = ["MAX_FORM_BYTES", "routes"]
 
 log = logging.getLogger("sndiag.access")
 
 #: The largest sign-in form body read; a larger one is refused before it is read.
 MAX_FORM_BYTES = 16 * 1024
 CSRF_COOKIE = "sndiag_csrf"
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; background: #f6f7f9; color: #1f2328; margin: 0; }
-main { max-width: 26rem; margin: 12vh auto; background: #fff; padding: 2rem 2.2rem;
-       border-radius: 12px; box-shadow: 0 1px 4px rgba(0,0,0,.12); }
-h1 { font-size: 1.6rem; margin: 0 0 .3rem; } p { line-height: 1.45; }
-.muted { color: #59636e; font-size: .92rem; }
-label { display: block; margin: 1rem 0 .3rem; font-weight: 600; }
-label .muted { font-weight: 400; }
-input { width: 100%; box-sizing: border-box; padding: .55rem .6rem; font-size: 1rem;
-        border: 1px solid #c8ccd1; border-radius: 6px; }
-button, a.button { display: inline-block; margin-top: 1.2rem; padding: .6rem 1.1rem;
-        font: inherit; border: 0; border-radius: 6px; background: #2F6FDE; color: #fff;
-        text-decoration: none; cursor: pointer; }
-.error { background: #fdecea; color: #8a1c13; padding: .6rem .8rem; border-radius: 6px; }
-.note { background: #eaf2fd; color: #1b4a91; padding: .6rem .8rem; border-radius: 6px; }
-"""
-
-
-def _page(body: str, title: str = "Sign in · sndiag") -> str:
-    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
-            f"<body><main>{body}</main></body></html>")
-
-
-def refused_page(text: str) -> str:
-    """The page of a refused request (403: signed in, but not on the allow-list)."""
-    return _page(f"<h1>sndiag</h1><p class=\"error\" role=\"alert\">{html.escape(text)}</p>"
-                 f"<a class=\"button\" href=\"/auth/logout\">Sign out</a>",
-                 title="Not allowed · sndiag")
-
 
 def _signin_body(gate: Gate, *, next_link: str, csrf: str, message: str = "",
                  kind: str = "error") -> str:
