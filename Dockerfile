@@ -1,5 +1,7 @@
 # syntax=docker/dockerfile:1
 # sndiag dashboard image. Build: docker build -t sndiag .   Run: docker run -p 8501:8501 -v sndiag-store:/data sndiag
+# The entry point serves the gated app (app.py's st.App): with SNDIAG_PASSWORD or SNDIAG_OIDC_*
+# set, no route but the sign-in page and /_stcore/health answers before sign-in (README).
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -1,10 +1,21 @@
-"""sndiag dashboard. Run with ``streamlit run app.py``.
+"""sndiag dashboard. Run with ``streamlit run app.py`` (or ``bash scripts/app.sh``).
 
-The router (pages, view state from the link, sidebar, the link written back) is
-:func:`sndiag.ui.router.main`; each page in ``pages/`` is a short script: widgets -> sndiag ->
-figures.
+This file is both the server and the page script:
+
+* imported by the server (``streamlit run app.py`` finds the ``app`` below and serves it), it
+  is Streamlit's ASGI app behind sndiag's access gate (:func:`sndiag.ui.server.app_options`):
+  with a password or an identity provider configured, no route answers before sign-in;
+* run by Streamlit for each session (and by ``AppTest``), it is the router
+  (:func:`sndiag.ui.router.main`): pages, view state from the link, sidebar.
 """
 
-from sndiag.ui.router import main
+import streamlit as st
 
-main()
+if __name__ == "__main__":
+    from sndiag.ui.router import main
+
+    main()
+else:
+    from sndiag.ui.server import app_options
+
+    app = st.App("app.py", **app_options())

@@ -10,7 +10,7 @@ from sndiag.config import SpectrogramConfig, spectrogram_params
 from sndiag.figures import clip_heatmap
 from sndiag.io import uploads
 from sndiag.text import markdown
-from sndiag.ui import cache, router, state, widgets
+from sndiag.ui import cache, identity, router, state, widgets
 
 router.page_setup("Data", "Load your spectrograms, check what was read, look at and listen to "
                    "single clips.")
@@ -19,6 +19,8 @@ ss = st.session_state
 ss.setdefault("audio_sources", {})
 settings = cache.settings()
 limits = settings.limits
+user = identity.current_user()
+added_by = user.owner if user is not None else None
 
 if ds.provenance.get("sample"):
     st.info("**The FSDD sample.** You are looking at 300 real recordings shipped with sndiag: "
@@ -148,7 +150,11 @@ with st.expander("Load data", expanded=ds.is_synthetic or bool(ds.provenance.get
                     new, source = uploads.load_audio_uploads(
                         [(u.name, u.getvalue()) for u in files], **kw)
             bar.progress(1.0, text="Saving to the store...")
-            entry = cache.store().put(new)
+            origin = {"folder": f"upload of a folder ({len(files)} files)",
+                      "files": f"upload of {len(files)} audio files",
+                      "server": f"server folder {server_rel}"}.get(
+                          src, f"upload of {files[0].name}" if files else "upload")
+            entry = cache.store().put(new, added_by=added_by, source=origin)
             if source is not None:
                 ss["audio_sources"][entry.dataset_id] = source
             state.open_dataset(entry.dataset_id)
@@ -207,7 +213,8 @@ if grid is not None:
                 new = uploads.reextract(ds, source, config=grid.config,
                                         data_root_dir=settings.data_root, limits=limits,
                                         cache=cache.feature_cache(), progress=_progress)
-                entry = cache.store().put(new)
+                entry = cache.store().put(new, added_by=added_by, source=(
+                    f"re-extraction of {ds.content_hash[:12]} ({grid.cli_options(ds.config)})"))
                 if source is not None:
                     ss["audio_sources"][entry.dataset_id] = source
                 state.open_dataset(entry.dataset_id)
@@ -233,7 +240,8 @@ if hints:
                     "model meeting new speakers or kits would be tested.")
         if st.button("Use it as the groups", key="btn_use_groups", icon=":material/check:"):
             with widgets.guard():
-                entry = cache.store().put(uploads.with_groups(ds, h))
+                entry = cache.store().put(uploads.with_groups(ds, h), added_by=added_by,
+                                          source=f"groups from the names of {ds.content_hash[:12]}")
                 source = ss["audio_sources"].get(ds.content_hash)
                 if source is not None:
                     ss["audio_sources"][entry.dataset_id] = source
@@ -258,7 +266,8 @@ with st.expander("Train / test split" + (f": {', '.join(f'{n} {k}' for k, n in s
                          icon=":material/call_split:"):
                 with widgets.guard():
                     new = uploads.holdout_split(ds, held)
-                    entry = cache.store().put(new)
+                    entry = cache.store().put(new, added_by=added_by, source=(
+                        f"split of {ds.content_hash[:12]} ({', '.join(held)} held out)"))
                     state.open_dataset(entry.dataset_id)
                     state.notice(f"Split made: {markdown(', '.join(held))} held out as the "
                                  "test part.",
@@ -319,17 +328,22 @@ with c2, widgets.guard():
 # -- store ----------------------------------------------------------------------------------------
 st.subheader("Datasets in the store")
 entries = cache.store().entries()
+policy = identity.access().policy
 st.caption("Every dataset loaded here is kept on the server by its content hash; a link with "
-           "its id opens it for anyone with access to this dashboard.")
+           "its id opens it for anyone with access to this dashboard."
+           + (" You may delete the datasets you added; admins may delete any."
+              if user is not None and user.verified else ""))
 if entries:
-    st.dataframe([{"name": e.name, "created": e.created.replace("T", " ").split("+")[0],
+    st.dataframe([{"name": e.name, "added": e.created.replace("T", " ").split("+")[0],
+                   "added by": e.added_by or "—", "source": e.source or "—",
                    "clips": e.n_clips, "shape": f"{e.shape[0]} × {e.shape[1]}",
-                   "classes": e.n_classes, "synthetic": e.synthetic, "id": e.dataset_id[:12]}
+                   "classes": e.n_classes, "id": e.dataset_id[:12]}
                   for e in entries], hide_index=True, key="tbl_store",
                  height=min(38 + 35 * len(entries), 360))
     ids = [e.dataset_id for e in entries]
+    by_id = {e.dataset_id: e for e in entries}
     labels = {e.dataset_id: f"{e.name} · {e.n_clips} clips · {e.dataset_id[:12]}" for e in entries}
-    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
     pick = c1.selectbox("Dataset", options=ids, format_func=labels.get,
                         key=f"store_pick_{ds.content_hash[:12]}",
                         index=ids.index(ds.content_hash) if ds.content_hash in ids else 0)
@@ -337,6 +351,22 @@ if entries:
                  icon=":material/open_in_new:"):
         state.open_dataset(pick)
         st.rerun()
+    demo_id = cache.demo_dataset().content_hash
+    allowed = pick != demo_id and policy.may_delete(user, by_id[pick].added_by)
+    why = ("The shipped sample stays." if pick == demo_id else None if allowed
+           else f"Added by {by_id[pick].added_by or 'sndiag'}: only they or an admin may delete it.")
+    with c3.popover("Delete", icon=":material/delete:", disabled=not allowed, help=why,
+                    width="stretch"):
+        st.markdown(f"Delete **{html.escape(by_id[pick].name)}** (`{pick[:12]}`) for everyone? "
+                    "Links to it stop working.")
+        if st.button("Delete for everyone", key="btn_delete", type="primary"):
+            with widgets.guard():
+                policy.check_delete(user, by_id[pick].added_by)
+                cache.delete_dataset(pick)
+                if pick == ds.content_hash:
+                    state.open_dataset(demo_id)
+                state.notice(f"Deleted **{by_id[pick].name}** from the store.", "success")
+                st.rerun()
 else:
     st.caption("The store is empty.")
 bad = cache.store().quarantined()

@@ -22,8 +22,12 @@
 # 6. persistence: puts a dataset into /data/store with the store API inside the image (like
 #    `docker exec`), replaces the container with a new one on the same volume, and checks the
 #    dataset is still listed and loads (store API) and opens by its link in the browser;
-# 7. restarts with SNDIAG_PASSWORD set and checks only a login form renders (no demo content),
-#    that a wrong password is refused and the right one opens the dashboard;
+# 7. the gate: restarts with SNDIAG_PASSWORD set and, from outside the container (raw HTTP from
+#    the host, tests/support/probe.py): 100 MB uploads before sign-in are refused (401) and the
+#    server's RSS does not grow, the app's WebSocket is refused (401), the sign-in form signs in
+#    (303), after which the WebSocket opens (101) and an upload is taken (204); then in Chromium
+#    only the sign-in page renders (at / and each page's URL), a wrong password is refused and
+#    the right one opens the dashboard;
 # 8. prints a summary (run time, image size); exits non-zero if any check failed.
 #
 # Environment: SNDIAG_SMOKE_CACHE (default /var/cache/sndiag-smoke), SNDIAG_SMOKE_IMAGE
@@ -113,7 +117,7 @@ remove_containers() {
   CONTAINERS=()
 }
 
-# shellcheck disable=SC2329  # (invoked by the EXIT trap)
+# shellcheck disable=SC2317,SC2329  # (invoked by the EXIT trap)
 cleanup() {
   local rc=$?
   set +e
@@ -503,22 +507,15 @@ def shoot(page, path):
     print(f"screenshot: {path}")
 
 
-def sidebar_links(page):
-    return page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
-
-
 def only_login_form(page):
-    """A password field and nothing of the dashboard: no page title, data, figures, metrics."""
+    """The gate's sign-in page: a password field and nothing of the app - not even Streamlit's
+    root element (the app's page and scripts are not served before sign-in)."""
     expect(page.locator('input[type="password"]')).to_be_visible(timeout=SLOW)
-    idle(page)
+    assert "/_sndiag/signin" in page.url, page.url
+    expect(page.locator('[data-testid="stApp"]')).to_have_count(0)
     expect(page.get_by_text(re.compile(r"FSDD sample", re.I))).to_have_count(0)
     for title in PAGES:
         expect(h1(page, title)).to_have_count(0)
-    expect(page.locator('[data-testid="stPlotlyChart"]')).to_have_count(0)
-    expect(page.locator('[data-testid="stMetric"]')).to_have_count(0)
-    expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(0)
-    side = "".join(page.locator('[data-testid="stSidebarUserContent"]').all_inner_texts())
-    assert not side.strip(), f"the login screen's sidebar shows: {side[:200]!r}"
 
 
 def main() -> None:
@@ -538,7 +535,7 @@ def main() -> None:
                 expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible()
                 no_errors(page)
                 clips = page.locator('[data-testid="stMetric"]').filter(has_text="Clips")
-                print("demo rendered:", page.get_by_text(re.compile("Synthetic demo")).first
+                print("demo rendered:", page.get_by_text(re.compile("The FSDD sample")).first
                       .inner_text()[:100].replace("\n", " "), "| clips:",
                       clips.locator('[data-testid="stMetricValue"]').first.inner_text())
                 shoot(page, shot)
@@ -575,33 +572,22 @@ def main() -> None:
                 (password,) = rest
                 page.goto(f"{url}/", wait_until="domcontentloaded", timeout=SLOW)
                 only_login_form(page)
-                links = sidebar_links(page)
-                shoot(page, shot)
-                print("login gate: a password form and no dashboard content at /")
-                if links:
-                    print(f"WARNING: the login screen's sidebar lists the page files: "
-                          f"{', '.join(links)}")
-                # every page's own URL, and a click on a listed page, is gated too
+                page.screenshot(path=shot)
+                print("login gate: the sign-in page and nothing of the app at /")
+                # every page's own URL is gated too
                 for path in ["data", "statistics", "mask", "scalers", "experiment", "export",
                              f"?ds={'0' * 64}"]:
                     other = ctx.new_page()
                     other.goto(f"{url}/{path}", wait_until="domcontentloaded", timeout=SLOW)
                     only_login_form(other)
                     other.close()
-                if links:
-                    page.locator('[data-testid="stSidebarNavLink"]').filter(
-                        has_text=re.compile(r"^\s*data\s*$", re.I)).first.click()
-                    page.wait_for_timeout(1000)
-                    only_login_form(page)
                 print("login gate: /data, /statistics, /mask, /scalers, /experiment, /export and "
-                      "a ?ds= link show the login form only" + (", also after a click on the "
-                      "sidebar's 'data'" if links else ""))
+                      "a ?ds= link show the sign-in page only")
                 field = page.locator('input[type="password"]')
                 field.fill("not-" + password)
                 page.get_by_role("button", name="Sign in").click()
                 expect(page.get_by_text("Wrong password")).to_be_visible(timeout=SLOW)
-                idle(page)
-                expect(h1(page, "Data")).to_have_count(0)
+                only_login_form(page)
                 print("a wrong password is refused")
                 page.locator('input[type="password"]').fill(password)
                 page.get_by_role("button", name="Sign in").click()
@@ -719,24 +705,62 @@ else
   result persist-store SKIP "no dataset was put (see above)"
 fi
 
-# -- 7. password gate ---------------------------------------------------------------------------
-if ! grep -q 'require_login' "$REPO/app.py"; then
-  result login-gate PENDING "app.py does not call the login gate yet"
+# -- 7. the gate (password) --------------------------------------------------------------------
+cat >"$WORK/gate_check.py" <<'PY'
+"""Raw HTTP against the running image: gate_check.py URL PASSWORD SERVER_PID."""
+import sys
+
+import requests
+
+from tests.support.probe import (MB, open_session, password_sign_in, put_upload, server_rss,
+                                 upgrade_status)
+
+url, password, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+fake = "3f2b8c1e-0000-4000-8000-000000000000"
+assert requests.get(f"{url}/_stcore/health", timeout=10).text == "ok"
+before = server_rss(pid)
+codes = [put_upload(url, fake, 100 * MB, wait_for_answer=False).status for _ in range(3)]
+after = server_rss(pid)
+assert codes == [401] * 3, codes
+assert after - before < 40 * MB, (before, after)
+print(f"gate: three 100 MB uploads before sign-in -> {codes}, server RSS "
+      f"{before / MB:.0f} -> {after / MB:.0f} MB")
+status = upgrade_status(url)
+assert status == 401, status
+print(f"gate: WebSocket before sign-in -> {status}")
+http = requests.Session()
+answer = password_sign_in(url, password, name="docker-smoke", session=http)
+assert answer.status_code == 303 and "_streamlit_user" in http.cookies, answer.status_code
+jar = dict(http.cookies)
+status = upgrade_status(url, jar)
+assert status == 101, status
+with open_session(url, jar) as (_, session_id, xsrf):
+    upload = put_upload(url, session_id, MB, cookies=jar, xsrf=xsrf)
+assert upload.status == 204, upload
+print(f"gate: signed in (303); WebSocket -> {status}; 1 MB upload -> {upload.status}")
+PY
+
+if ! grep -q 'st.App(' "$REPO/app.py"; then
+  result gate PENDING "app.py does not build the gated st.App yet"
 else
   SMOKE_PASSWORD="smoke-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
   if start_container "SNDIAG_PASSWORD=$SMOKE_PASSWORD"; then
+    if innet env PYTHONPATH="$REPO" timeout 600 "$PY" "$WORK/gate_check.py" "$URL" \
+         "$SMOKE_PASSWORD" "$SERVER_PID" >"$LOGS/gate-http.log" 2>&1; then
+      result gate-http PASS "$(grep '^gate:' "$LOGS/gate-http.log" | cut -c7- | paste -sd ';' -)"
+    else
+      tail -25 "$LOGS/gate-http.log"
+      result gate-http FAIL "see $LOGS/gate-http.log"
+    fi
     if ui_check login "$URL" "$ART/docker-smoke-login.png" "$SMOKE_PASSWORD" \
          >"$LOGS/ui-login.log" 2>&1; then
-      result login-gate PASS "login form only (at / and each page's URL); wrong password refused; right one opens the demo; $ART/docker-smoke-login.png"
-      if grep -q '^WARNING' "$LOGS/ui-login.log"; then
-        result login-sidebar WARN "$(grep -m1 '^WARNING' "$LOGS/ui-login.log" | cut -c10-) (names only; clicking one shows the login form)"
-      fi
+      result login-gate PASS "sign-in page only (at / and each page's URL); wrong password refused; right one opens the demo; $ART/docker-smoke-login.png"
     else
       tail -25 "$LOGS/ui-login.log"
       result login-gate FAIL "see $LOGS/ui-login.log"
     fi
   else
-    result login-gate FAIL "the container with SNDIAG_PASSWORD did not become healthy"
+    result gate-http FAIL "the container with SNDIAG_PASSWORD did not become healthy"
   fi
   remove_container
 fi

@@ -14,12 +14,14 @@ Hierarchy::
     ├── ArchiveError       a zip file is unsafe or unreadable (traversal, links, bombs)
     ├── LimitError         an input exceeds a documented limit (size, clip count, duration)
     ├── StoreError         the dataset store cannot read or write an entry
+    ├── AccessError        who is asking may not do this (not on the allow-list, not the owner)
     └── WriteError         an output file cannot be written (the old file is kept; also an OSError)
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AccessError",
     "ArchiveError",
     "DataError",
     "DecodeError",
@@ -67,6 +69,10 @@ class LimitError(SndiagError):
 
 class StoreError(SndiagError):
     """The dataset store cannot read or write an entry."""
+
+
+class AccessError(SndiagError):
+    """The signed-in user may not do this: enter (allow-list) or delete another's dataset."""
 
 
 class WriteError(SndiagError, OSError):

@@ -20,9 +20,20 @@ variable                       meaning                                          
 ``SNDIAG_FEATURE_CACHE``       spectrogram cache folder                         <store>/features
 ``SNDIAG_DATA_ROOT``           folder whose sub-folders the dashboard may read  (none)
 ``SNDIAG_PASSWORD``            password of a shared instance                    (open)
+``SNDIAG_OIDC_*``              sign-in with an identity provider (see below)    (off)
+``SNDIAG_COOKIE_SECRET``       key that signs sign-in cookies                   (random)
+``SNDIAG_ALLOWED_USERS``       who may enter: e-mail addresses and ``@domain``  (anyone)
+``SNDIAG_ADMINS``              e-mail addresses that may delete any dataset     (none)
 ``SNDIAG_STATS_THREADS``       threads of one statistics kernel call            1
 ``BROWSER_PATH``               Chromium for PNG export of figures               (searched)
 =============================  ===============================================  ==============
+
+Identity provider (OpenID Connect), all four or none: ``SNDIAG_OIDC_SERVER_METADATA_URL`` (the
+provider's ``.well-known/openid-configuration``), ``SNDIAG_OIDC_CLIENT_ID``,
+``SNDIAG_OIDC_CLIENT_SECRET`` and ``SNDIAG_OIDC_REDIRECT_URI`` (this server's
+``.../oauth2callback``); ``SNDIAG_OIDC_PROVIDER`` names it on the sign-in page. Every secret
+(``SNDIAG_PASSWORD``, ``SNDIAG_OIDC_CLIENT_SECRET``, ``SNDIAG_COOKIE_SECRET``) may instead be
+given as a file: ``<NAME>_FILE=/run/secrets/...`` (Docker and Kubernetes secrets).
 """
 
 from __future__ import annotations
@@ -35,7 +46,15 @@ from pathlib import Path
 from sndiag.config import Limits
 from sndiag.errors import ParameterError
 
-__all__ = ["Settings", "resolve_limits"]
+__all__ = ["OidcSettings", "Settings", "resolve_limits"]
+
+#: The variables of an identity provider, by the ``[auth]`` key of Streamlit's secrets they set.
+OIDC_VARIABLES = {
+    "server_metadata_url": "SNDIAG_OIDC_SERVER_METADATA_URL",
+    "client_id": "SNDIAG_OIDC_CLIENT_ID",
+    "client_secret": "SNDIAG_OIDC_CLIENT_SECRET",
+    "redirect_uri": "SNDIAG_OIDC_REDIRECT_URI",
+}
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -54,6 +73,46 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
 def _path(env: Mapping[str, str], name: str) -> Path | None:
     raw = (env.get(name) or "").strip()
     return Path(raw).expanduser() if raw else None
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    """``$NAME``, else the content of the file ``$NAME_FILE`` (stripped), else None."""
+    value = env.get(name) or ""
+    if value:
+        return value
+    path = (env.get(f"{name}_FILE") or "").strip()
+    if not path:
+        return None
+    try:
+        value = Path(path).expanduser().read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"{name}_FILE={path!r} cannot be read "
+                             f"({getattr(exc, 'strerror', None) or exc})") from None
+    if not value:
+        raise ParameterError(f"{name}_FILE={path!r} is empty")
+    return value
+
+
+def _names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma- or space-separated list, lower-cased, without duplicates."""
+    raw = (env.get(name) or "").replace(",", " ").split()
+    return tuple(dict.fromkeys(item.strip().lower() for item in raw if item.strip()))
+
+
+def _oidc(env: Mapping[str, str]) -> OidcSettings | None:
+    values = {key: (_secret(env, var) if key == "client_secret" else (env.get(var) or "").strip())
+              for key, var in OIDC_VARIABLES.items()}
+    if not any(values.values()):
+        return None
+    missing = [OIDC_VARIABLES[k] for k, v in values.items() if not v]
+    if missing:
+        raise ParameterError(f"an identity provider needs {', '.join(OIDC_VARIABLES.values())}; "
+                             f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} unset")
+    if not values["redirect_uri"].rstrip("/").endswith("/oauth2callback"):
+        raise ParameterError(f"SNDIAG_OIDC_REDIRECT_URI={values['redirect_uri']!r} must be this "
+                             "server's address followed by /oauth2callback")
+    label = (env.get("SNDIAG_OIDC_PROVIDER") or "").strip() or "your identity provider"
+    return OidcSettings(label=label, **values)  # type: ignore[arg-type]
 
 
 def _limits(env: Mapping[str, str]) -> Limits:
@@ -86,6 +145,25 @@ def _threads(env: Mapping[str, str]) -> int:
 
 
 @dataclass(frozen=True)
+class OidcSettings:
+    """An identity provider given by environment variables (OpenID Connect).
+
+    Attributes
+    ----------
+    server_metadata_url, client_id, client_secret, redirect_uri : str
+        What Streamlit's ``[auth]`` secrets section calls the same.
+    label : str
+        The provider's name on the sign-in page ("Sign in with <label>").
+    """
+
+    server_metadata_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    redirect_uri: str
+    label: str = "your identity provider"
+
+
+@dataclass(frozen=True)
 class Settings:
     """What a deployment configures (see the module docstring for the variables).
 
@@ -102,6 +180,15 @@ class Settings:
         existing folders count.
     password : str or None
         The shared password (Streamlit's secret ``sndiag_password`` is read by the dashboard).
+    oidc : OidcSettings or None
+        An identity provider (Streamlit's ``[auth]`` secrets are read by the dashboard).
+    cookie_secret : str or None
+        The key that signs sign-in cookies (else Streamlit's, random per process).
+    allowed_users : tuple of str
+        Who may enter once signed in: e-mail addresses and ``@domain`` (empty: anyone the
+        provider signs in).
+    admins : tuple of str
+        E-mail addresses that may delete any dataset.
     stats_threads : int
         Threads one call of the statistics kernel may use.
     browser_path : str or None
@@ -122,7 +209,11 @@ class Settings:
     store: Path = field(default_factory=lambda: Path.cwd() / ".sndiag" / "store")
     feature_cache: Path | None = None
     data_root: Path | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
+    oidc: OidcSettings | None = None
+    cookie_secret: str | None = field(default=None, repr=False)
+    allowed_users: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()
     stats_threads: int = 1
     browser_path: str | None = None
 
@@ -148,7 +239,10 @@ class Settings:
                 root = None
         return cls(limits=_limits(env), store=store,
                    feature_cache=_path(env, "SNDIAG_FEATURE_CACHE"), data_root=root,
-                   password=(env.get("SNDIAG_PASSWORD") or None), stats_threads=_threads(env),
+                   password=_secret(env, "SNDIAG_PASSWORD"), oidc=_oidc(env),
+                   cookie_secret=_secret(env, "SNDIAG_COOKIE_SECRET"),
+                   allowed_users=_names(env, "SNDIAG_ALLOWED_USERS"),
+                   admins=_names(env, "SNDIAG_ADMINS"), stats_threads=_threads(env),
                    browser_path=(env.get("BROWSER_PATH") or None))
 
 

@@ -4,7 +4,7 @@ Layout of a :class:`FileStore` rooted at ``root``::
 
     root/
       <content_hash>.npz          the dataset (sndiag.io.save)
-      <content_hash>.json         entry metadata: name, created, n_clips, shape, classes, ...
+      <content_hash>.json         entry metadata: name, created, added_by, source, n_clips, ...
       <content_hash>.<kind>.json  attachments (e.g. experiment results), also atomic
 
 Every file is written to a temporary name in the same folder, flushed, fsynced and renamed, so a
@@ -50,8 +50,25 @@ _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 class StoreEntry:
     """What the store knows of a dataset without loading it.
 
-    ``size`` and ``sha256`` describe the stored ``.npz`` (None for entries written before they
-    were recorded, and in a :class:`MemoryStore`).
+    Attributes
+    ----------
+    dataset_id : str
+        The content hash.
+    name : str
+        The dataset's name.
+    created : str
+        When it was added (ISO 8601, UTC).
+    n_clips, shape, n_classes, synthetic
+        Its size and kind.
+    added_by : str or None
+        Who added it (:attr:`sndiag.auth.Identity.owner`: an e-mail address with an identity
+        provider); None when nobody was signed in (an open instance, the shipped sample, or an
+        entry written before this was recorded).
+    source : str
+        Where it came from, in words ("upload of 3 audio files", "server folder fsdd", ...).
+    size, sha256 : int or None, str or None
+        The stored ``.npz``'s size and SHA-256 (None for entries written before they were
+        recorded, and in a :class:`MemoryStore`).
     """
 
     dataset_id: str
@@ -63,9 +80,12 @@ class StoreEntry:
     synthetic: bool
     size: int | None = None
     sha256: str | None = None
+    added_by: str | None = None
+    source: str = ""
 
     @classmethod
-    def for_dataset(cls, ds: Dataset, *, name: str | None = None) -> StoreEntry:
+    def for_dataset(cls, ds: Dataset, *, name: str | None = None, added_by: str | None = None,
+                    source: str | None = None) -> StoreEntry:
         return cls(
             dataset_id=ds.content_hash,
             name=name or ds.name,
@@ -74,6 +94,8 @@ class StoreEntry:
             shape=ds.shape,
             n_classes=len(ds.classes),
             synthetic=ds.is_synthetic,
+            added_by=added_by or None,
+            source=source if source is not None else _default_source(ds),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,7 +141,9 @@ class StoreEntry:
                    created=get("created", str), n_clips=get("n_clips", int),
                    shape=(shape[0], shape[1]), n_classes=get("n_classes", int),
                    synthetic=get("synthetic", bool), size=get("size", int, optional=True),
-                   sha256=get("sha256", str, optional=True))
+                   sha256=get("sha256", str, optional=True),
+                   added_by=get("added_by", str, optional=True),
+                   source=get("source", str, optional=True) or "")
 
 
 @dataclass(frozen=True)
@@ -154,12 +178,29 @@ def _file_digest(path: Path) -> tuple[int, str]:
     return size, h.hexdigest()
 
 
+def _default_source(ds: Dataset) -> str:
+    """The source of a dataset in words, from its provenance."""
+    prov = ds.provenance
+    if prov.get("sample"):
+        return "the shipped FSDD sample"
+    if ds.is_synthetic:
+        return "synthetic demo"
+    kind = str(prov.get("kind") or "").strip()
+    where = str(prov.get("source") or prov.get("path") or "").strip()
+    if kind and where:
+        return f"{kind} from {where}"
+    return kind or where or "unknown"
+
+
 class DatasetStore(Protocol):
     """What the dashboard needs from a store."""
 
-    def put(self, ds: Dataset, *, name: str | None = None) -> StoreEntry: ...
+    def put(self, ds: Dataset, *, name: str | None = None, added_by: str | None = None,
+            source: str | None = None) -> StoreEntry: ...
     def get(self, dataset_id: str) -> Dataset: ...
+    def delete(self, dataset_id: str) -> None: ...
     def entries(self) -> list[StoreEntry]: ...
+    def entry(self, dataset_id: str) -> StoreEntry | None: ...
     def __contains__(self, dataset_id: object) -> bool: ...
     def put_attachment(self, dataset_id: str, kind: str, payload: dict[str, Any]) -> None: ...
     def get_attachment(self, dataset_id: str, kind: str) -> dict[str, Any] | None: ...
@@ -280,12 +321,14 @@ class FileStore:
             return False
 
     # -- the interface ------------------------------------------------------------------------
-    def put(self, ds: Dataset, *, name: str | None = None) -> StoreEntry:
+    def put(self, ds: Dataset, *, name: str | None = None, added_by: str | None = None,
+            source: str | None = None) -> StoreEntry:
         """Store ``ds`` and return its entry.
 
         Idempotent: the same content is written once. An existing entry is verified first (its
         metadata, and its data against the recorded size and checksum); a damaged one is
-        written anew, so putting a dataset again repairs its entry.
+        written anew, so putting a dataset again repairs its entry. An intact entry keeps who
+        added it first.
         """
         data_path, meta_path = self._paths(ds.content_hash)
         if data_path.exists() and meta_path.exists():
@@ -295,7 +338,7 @@ class FileStore:
                 entry = None
             if entry is not None and self._data_intact(entry):
                 return entry
-        entry = StoreEntry.for_dataset(ds, name=name)
+        entry = StoreEntry.for_dataset(ds, name=name, added_by=added_by, source=source)
         try:
             save(ds, data_path)
             size, digest = _file_digest(data_path)
@@ -330,6 +373,30 @@ class FileStore:
                              "it was modified on disk and moved to quarantine — load the data "
                              "again")
         return ds
+
+    def entry(self, dataset_id: str) -> StoreEntry | None:
+        """The entry of ``dataset_id``, or None when it is not (completely) stored."""
+        if dataset_id not in self:
+            return None
+        try:
+            return self._read_entry(dataset_id)
+        except StoreError:
+            return None
+
+    def delete(self, dataset_id: str) -> None:
+        """Remove a dataset and its attachments. The metadata goes first, so a process killed
+        midway leaves the entry unlisted (and :meth:`put` writes it again in full)."""
+        data_path, meta_path = self._paths(dataset_id)
+        if not meta_path.exists() and not data_path.exists():
+            raise StoreError(f"no dataset {dataset_id[:12]}… in the store")
+        try:
+            meta_path.unlink(missing_ok=True)
+            data_path.unlink(missing_ok=True)
+            for extra in self.root.glob(f"{dataset_id}.*.json"):
+                extra.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot delete {dataset_id[:12]}… from the store at {self.root}: "
+                             f"{exc.strerror or exc}") from None
 
     def entries(self) -> list[StoreEntry]:
         """Complete entries, newest first.
@@ -393,10 +460,22 @@ class MemoryStore:
         self._data: dict[str, tuple[bytes, StoreEntry]] = {}
         self._attachments: dict[tuple[str, str], str] = {}
 
-    def put(self, ds: Dataset, *, name: str | None = None) -> StoreEntry:
+    def put(self, ds: Dataset, *, name: str | None = None, added_by: str | None = None,
+            source: str | None = None) -> StoreEntry:
         if ds.content_hash not in self._data:
-            self._data[ds.content_hash] = (to_npz_bytes(ds), StoreEntry.for_dataset(ds, name=name))
+            entry = StoreEntry.for_dataset(ds, name=name, added_by=added_by, source=source)
+            self._data[ds.content_hash] = (to_npz_bytes(ds), entry)
         return self._data[ds.content_hash][1]
+
+    def entry(self, dataset_id: str) -> StoreEntry | None:
+        item = self._data.get(dataset_id)
+        return None if item is None else item[1]
+
+    def delete(self, dataset_id: str) -> None:
+        if self._data.pop(_check_id(dataset_id), None) is None:
+            raise StoreError(f"no dataset {dataset_id[:12]}… in the store")
+        for key in [k for k in self._attachments if k[0] == dataset_id]:
+            del self._attachments[key]
 
     def get(self, dataset_id: str) -> Dataset:
         _check_id(dataset_id)

@@ -241,3 +241,46 @@ def test_filestore_entries_are_world_readable(tmp_path):
     entry = FileStore(tmp_path).put(_ds())
     for suffix in (".npz", ".json"):
         assert (tmp_path / f"{entry.dataset_id}{suffix}").stat().st_mode & 0o777 == 0o644
+
+
+# -- who added what ------------------------------------------------------------------------------
+def _tiny(seed: int):
+    return Dataset(np.random.default_rng(seed).random((3, 4, 5)).astype("float32"),
+                   provenance={"name": f"tiny {seed}", "kind": "arrays", "source": "x.npy"})
+
+
+@pytest.mark.parametrize("kind", ["file", "memory"])
+def test_store_records_who_added_what_and_from_where(tmp_path, kind):
+    store = FileStore(tmp_path) if kind == "file" else MemoryStore()
+    e = store.put(_tiny(1), added_by="ann@lab.org", source="upload of x.npy")
+    again = store.put(_tiny(1), added_by="bob@lab.org", source="elsewhere")
+    assert (e.added_by, e.source) == ("ann@lab.org", "upload of x.npy") and again == e
+    assert store.entry(e.dataset_id) == e and store.entries()[0].added_by == "ann@lab.org"
+    assert e.created.endswith("+00:00")
+    assert store.put(_tiny(2)).source == "arrays from x.npy"
+
+
+@pytest.mark.parametrize("kind", ["file", "memory"])
+def test_store_delete_removes_data_and_attachments(tmp_path, kind):
+    from sndiag.errors import StoreError
+    store = FileStore(tmp_path) if kind == "file" else MemoryStore()
+    keep, gone = store.put(_tiny(1)), store.put(_tiny(2))
+    store.put_attachment(gone.dataset_id, "experiment", {"a": 1})
+    store.delete(gone.dataset_id)
+    assert [e.dataset_id for e in store.entries()] == [keep.dataset_id]
+    assert gone.dataset_id not in store and store.get_attachment(gone.dataset_id, "experiment") is None
+    if kind == "file":
+        assert sorted(p.name for p in tmp_path.iterdir()) == [f"{keep.dataset_id}.json",
+                                                               f"{keep.dataset_id}.npz"]
+    with pytest.raises(StoreError, match="no dataset"):
+        store.delete(gone.dataset_id)
+
+
+def test_store_reads_entries_written_before_owners_were_recorded(tmp_path):
+    store = FileStore(tmp_path)
+    e = store.put(_tiny(3))
+    meta = tmp_path / f"{e.dataset_id}.json"
+    old = {k: v for k, v in json.loads(meta.read_text()).items() if k not in ("added_by", "source")}
+    meta.write_text(json.dumps({**old, "from_the_future": 1}))
+    (entry,) = store.entries()
+    assert entry.added_by is None and entry.source == "" and entry.name == "tiny 3"

@@ -35,6 +35,7 @@ __all__ = [
     "current_dataset",
     "dataset",
     "dataset_drift",
+    "delete_dataset",
     "demo_dataset",
     "diagnostics",
     "effect",
@@ -119,6 +120,13 @@ def dataset(ds_id: str) -> Dataset:
     if ds_id == demo.content_hash:
         return demo
     return _dataset(_store_location(), ds_id, _code_version())
+
+
+def delete_dataset(ds_id: str) -> None:
+    """Delete ``ds_id`` from the store and drop the loaded datasets shared by the sessions, so
+    a link to it no longer opens it."""
+    store().delete(ds_id)
+    _dataset.clear()
 
 
 def current_dataset() -> Dataset:

@@ -52,14 +52,13 @@ def _pages() -> list[st.Page]:
 
 
 def main() -> None:
-    """Run the dashboard: login gate, view state, navigation, sidebar, the page, the link."""
-    from sndiag.ui import cache, state, widgets
-    from sndiag.ui.login import require_login
+    """Run the dashboard: access check, view state, navigation, sidebar, the page, the link."""
+    from sndiag.ui import cache, identity, state, widgets
 
     st.set_page_config(page_title="sndiag — should I normalize my spectrograms?",
                        page_icon=":material/graphic_eq:", layout="wide")
     pages = _pages()
-    require_login(pages)  # no-op unless a password is configured
+    user = identity.require_access(pages)  # stops here unless signed in (when required)
 
     ds = None
     with widgets.guard():
@@ -68,6 +67,7 @@ def main() -> None:
 
     page = st.navigation(pages)
     side = st.sidebar.empty()
+    identity.sidebar_user(user)
 
     def sidebar_and_link() -> None:
         """Drawn before the page (a page may st.stop()) and again after it, so they show this

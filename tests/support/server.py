@@ -1,5 +1,8 @@
 """Run the dashboard (``streamlit run app.py``) as a child process on a free loopback port.
 
+``streamlit run app.py`` serves the gated ``st.App`` that ``app.py`` builds (the access gate in
+front of every route), as ``bash scripts/app.sh`` and the Docker image do.
+
 Used by the browser tests, the load test and the screenshot script, which all need a real server:
 :func:`start_app` launches it in its own process group with a given store, :meth:`AppServer.wait_ready`
 polls ``/_stcore/health``, :meth:`AppServer.stop` ends the whole group (SIGTERM, then SIGKILL).
@@ -32,7 +35,10 @@ __all__ = ["IDLE_JS", "AppServer", "free_port", "healthy", "running_app", "start
 #: The repository holding ``app.py`` (the package sits next to it).
 REPO = Path(__file__).resolve().parents[2]
 #: Variables of the caller's environment that would change what the child serves.
-_CLEARED = ("SNDIAG_DATA_ROOT", "SNDIAG_PASSWORD")
+_CLEARED = ("SNDIAG_DATA_ROOT", "SNDIAG_PASSWORD", "SNDIAG_PASSWORD_FILE", "SNDIAG_COOKIE_SECRET",
+            "SNDIAG_COOKIE_SECRET_FILE", "SNDIAG_OIDC_SERVER_METADATA_URL", "SNDIAG_OIDC_CLIENT_ID",
+            "SNDIAG_OIDC_CLIENT_SECRET", "SNDIAG_OIDC_CLIENT_SECRET_FILE", "SNDIAG_OIDC_REDIRECT_URI",
+            "SNDIAG_OIDC_PROVIDER", "SNDIAG_ALLOWED_USERS", "SNDIAG_ADMINS")
 #: A browser-side predicate (Playwright ``page.wait_for_function``): the page is connected to
 #: the server, no script run is in progress and no "Running..." indicator is shown.
 IDLE_JS = """() => {
@@ -103,8 +109,8 @@ class AppServer:
 
 
 def start_app(store: str | os.PathLike[str], log_path: str | os.PathLike[str], *,
-              env: Mapping[str, str] | None = None, app_dir: str | os.PathLike[str] = REPO
-              ) -> AppServer:
+              env: Mapping[str, str] | None = None, app_dir: str | os.PathLike[str] = REPO,
+              port: int | None = None) -> AppServer:
     """Launch ``streamlit run app.py`` on a free loopback port with ``SNDIAG_STORE=store``.
 
     Parameters
@@ -115,16 +121,19 @@ def start_app(store: str | os.PathLike[str], log_path: str | os.PathLike[str], *
         Where its stdout and stderr go.
     env : Mapping, optional
         Extra environment (e.g. ``SNDIAG_PASSWORD``); the caller's ``SNDIAG_DATA_ROOT`` and
-        ``SNDIAG_PASSWORD`` are not inherited.
+        access-control variables (password, identity provider, allow-list) are not inherited.
     app_dir : path
         The folder holding ``app.py``.
+    port : int, optional
+        The port (default: a free one); e.g. when an identity provider needs the redirect
+        address before the server starts.
 
     Returns
     -------
     AppServer
         Not ready yet: call :meth:`AppServer.wait_ready`.
     """
-    port = free_port()
+    port = port or free_port()
     child_env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
     child_env.update({"SNDIAG_STORE": str(store), "PYTHONUNBUFFERED": "1"})
     child_env.update(env or {})
@@ -141,10 +150,10 @@ def start_app(store: str | os.PathLike[str], log_path: str | os.PathLike[str], *
 
 @contextlib.contextmanager
 def running_app(store: str | os.PathLike[str], log_path: str | os.PathLike[str], *,
-                env: Mapping[str, str] | None = None, timeout: float = 90.0
-                ) -> Iterator[AppServer]:
+                env: Mapping[str, str] | None = None, timeout: float = 90.0,
+                port: int | None = None) -> Iterator[AppServer]:
     """:func:`start_app`, wait until healthy, yield the server, stop it however the block ends."""
-    server = start_app(store, log_path, env=env)
+    server = start_app(store, log_path, env=env, port=port)
     try:
         server.wait_ready(timeout)
         yield server

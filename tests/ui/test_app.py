@@ -438,7 +438,7 @@ def test_the_data_page_suggests_a_grid_and_re_extracts_with_it(app: AppTest) -> 
     app.button(key="btn_reextract").click().run()
     _ok(app)
     assert app.session_state["ds_id"] != first
-    assert "(re-extracted)" in app.subheader[0].value
+    assert "(re-extracted)" in shown(app.subheader[0].value)
     assert not [b for b in app.button if b.key == "btn_reextract"]   # the grid now fits
     assert _metric(app, "Groups") == "6"
 
@@ -453,7 +453,7 @@ def test_a_group_in_the_file_names_is_offered_and_used(app: AppTest, store_dir: 
     entry = FileStore(store_dir).put(ds)
     app.query_params["ds"] = entry.dataset_id
     app.run()
-    assert any("The file names seem to carry a group" in m.value for m in app.markdown)
+    assert any("The file names seem to carry a group" in shown(m.value) for m in app.markdown)
     app.button(key="btn_use_groups").click().run()
     _ok(app)
     assert _metric(app, "Groups") == "3"

@@ -1,4 +1,8 @@
-"""The password gate: with SNDIAG_PASSWORD set, only a login form renders until it is given."""
+"""The page-level access check (what AppTest sees; the server's gate is tested in tests/gate).
+
+With access control on, a session without an admitted identity (``st.user``) gets only a
+"sign in" notice and link; a signed-in one gets the dashboard and its name in the sidebar.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
+OIDC = {"SNDIAG_OIDC_SERVER_METADATA_URL": "http://127.0.0.1:9/.well-known/openid-configuration",
+        "SNDIAG_OIDC_CLIENT_ID": "sndiag", "SNDIAG_OIDC_CLIENT_SECRET": "s3cret",
+        "SNDIAG_OIDC_REDIRECT_URI": "http://127.0.0.1:8501/oauth2callback",
+        "SNDIAG_COOKIE_SECRET": "c" * 32, "SNDIAG_ALLOWED_USERS": "@lab.org"}
 
 
 @pytest.fixture
@@ -18,31 +26,30 @@ def gated(tmp_path, monkeypatch) -> AppTest:
 
 
 def _texts(at: AppTest) -> str:
-    return " ".join(str(e.value) for e in [*at.markdown, *at.title, *at.caption, *at.info])
+    return " ".join(str(e.value) for e in [*at.markdown, *at.title, *at.caption, *at.info,
+                                           *at.warning, *at.error])
 
 
-def test_login_gate_shows_only_the_form(gated):
-    at = gated.run()
+def _signed_out(at: AppTest) -> None:
     assert not at.exception
-    assert [t.label for t in at.text_input] == ["Password"]
     assert "fsdd sample" not in _texts(at).lower()
-    assert not at.get("plotly_chart")
+    assert not at.get("plotly_chart") and not at.get("metric")
+    assert [b.proto.url for b in at.get("link_button")] == ["/_sndiag/signin"]
 
 
-def test_login_gate_refuses_wrong_then_accepts_right(gated, monkeypatch):
-    monkeypatch.setattr("sndiag.ui.login.time.sleep", lambda s: None)
+def test_signed_out_session_sees_only_a_sign_in_link(gated):
     at = gated.run()
-    at.text_input[0].input("wrong")
-    at.button[0].click()
-    at.run()
-    assert "Wrong password" in " ".join(e.value for e in at.error)
-    assert [t.label for t in at.text_input] == ["Password"]
-    at.text_input[0].input("open sesame")
-    at.button[0].click()
-    at.run()
+    _signed_out(at)
+    assert "sign in first" in _texts(at).lower()
+
+
+def test_password_identity_opens_the_dashboard_with_its_name(gated):
+    gated.user = {"is_logged_in": True, "provider": "password", "name": "Ann"}
+    at = gated.run()
     assert not at.exception
-    assert "Password" not in [t.label for t in at.text_input]
     assert "fsdd sample" in _texts(at).lower()
+    assert "Signed in as **Ann**" in [m.value for m in at.sidebar.markdown]
+    assert "Sign out" in [b.label for b in at.sidebar.button]
 
 
 def test_no_password_means_no_gate(tmp_path, monkeypatch):
@@ -50,4 +57,28 @@ def test_no_password_means_no_gate(tmp_path, monkeypatch):
     monkeypatch.delenv("SNDIAG_PASSWORD", raising=False)
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
-    assert "Password" not in [t.label for t in at.text_input]
+    assert not at.get("link_button") and "fsdd sample" in _texts(at).lower()
+
+
+@pytest.mark.parametrize(("user", "admitted"), [
+    ({"is_logged_in": True, "provider": "default", "email": "ann@lab.org", "name": "Ann Lee"},
+     True),
+    ({"is_logged_in": True, "provider": "default", "email": "eve@evil.org"}, False),
+    ({"is_logged_in": True, "provider": "password", "name": "Mallory"}, False),
+    ({}, False),
+])
+def test_identity_provider_mode_applies_the_allow_list(tmp_path, monkeypatch, user, admitted):
+    monkeypatch.setenv("SNDIAG_STORE", str(tmp_path))
+    for key, value in OIDC.items():
+        monkeypatch.setenv(key, value)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.user = user
+    at.run()
+    if admitted:
+        assert not at.exception and "fsdd sample" in _texts(at).lower()
+        assert "Signed in as **Ann Lee**" in [m.value for m in at.sidebar.markdown]
+        assert "ann@lab.org" in [c.value for c in at.sidebar.caption]
+    else:
+        _signed_out(at)
+        if user.get("email") == "eve@evil.org":
+            assert "eve@evil.org may not use this instance" in _texts(at)
