@@ -251,6 +251,9 @@ class SmallCNN(ClassifierMixin, BaseEstimator):
         Seeds the initial weights and the minibatch order.
     device : str
         ``"auto"`` (:func:`cnn_device`), ``"cpu"``, ``"cuda"``, ...
+    n_threads : int, optional
+        CPU threads (PyTorch's, for the whole process); default: every core this process may
+        use.
 
     Attributes
     ----------
@@ -274,7 +277,8 @@ class SmallCNN(ClassifierMixin, BaseEstimator):
                  widths: tuple[int, ...] = CNN_WIDTHS, input_norm: bool = False,
                  epochs: int = 15, batch_size: int = BATCH_SIZE,
                  learning_rate: float = LEARNING_RATE, patience: int = PATIENCE,
-                 random_state: int = 0, device: str = "auto") -> None:
+                 random_state: int = 0, device: str = "auto",
+                 n_threads: int | None = None) -> None:
         self.shape = shape
         self.widths = widths
         self.input_norm = input_norm
@@ -284,6 +288,7 @@ class SmallCNN(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.random_state = random_state
         self.device = device
+        self.n_threads = n_threads
 
     def _images(self, X: np.ndarray) -> Any:
         torch = _torch()
@@ -337,7 +342,7 @@ class SmallCNN(ClassifierMixin, BaseEstimator):
             raise ParameterError(f"epochs={self.epochs!r} must be a positive integer")
         self.device_ = cnn_device(self.device)
         if self.device_ == "cpu":
-            torch.set_num_threads(_threads())
+            torch.set_num_threads(int(self.n_threads or _threads()))
         torch.manual_seed(int(self.random_state))
         if self.device_.startswith("cuda"):
             torch.backends.cudnn.deterministic = True

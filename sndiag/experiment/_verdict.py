@@ -191,7 +191,8 @@ def verdict(result: ExperimentResult, stats: PixelStats | None = None) -> str:
     standard = result.get("standard")
     if best is None:
         parts.append("No configuration can be recommended: not one both converged and scored "
-                     f"above chance ({_pct(result.chance)}) on whole training folds.")
+                     f"above chance ({_pct(result.chance)})"
+                     + (" on whole training folds." if not result.one_split else "."))
     else:
         head = "Use " + (pipeline_text(best.scaler, best.mask) if best is not raw
                          else "the raw data (no compression, no scaling)")
