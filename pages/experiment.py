@@ -222,7 +222,10 @@ with widgets.guard():
     rec = result.recommended
     (st.success if rec is not None else st.warning)(result.verdict, icon=":material/gavel:")
     c1, c2 = st.columns([1, 3], vertical_alignment="center")
-    if rec is not None:
+    if rec is not None and rec["scaler"].split("+")[-1] == "batchnorm":
+        c1.caption("A layer of the network, not a scaler: put BatchNorm first in your model; "
+                   "there is nothing to export.")
+    elif rec is not None:
         c1.button("Use this", key="exp_use", type="primary", icon=":material/check:",
                   on_click=_use, args=(rec,),
                   help="Set the Scalers and Export pages (and the link) to the recommended "

@@ -931,12 +931,18 @@ CURVE_PANELS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: Colours of the other configurations' curves (no black, no purple: those are the question's).
+OTHER_CURVE_COLORS = ("#f58518", "#4c78a8", "#54a24b", "#72b7b2", "#e45756", "#9d755d",
+                      "#eeca3b", "#ff9da6")
+
+
 def _curve_line(c: ConfigResult, i: int) -> dict[str, Any]:
+    """Black dashed for the raw data, purple for ``standard``, the ``i``-th other colour else."""
     if c.scaler == "none" and c.mask == "none":
         return {"color": "#222", "dash": "dash", "width": 3}
     if c.scaler == "standard" and c.mask == "none":
         return {"color": STANDARD_COLOR, "width": 3}
-    return {"color": CURVE_COLORS[i % len(CURVE_COLORS)], "width": 2}
+    return {"color": OTHER_CURVE_COLORS[i % len(OTHER_CURVE_COLORS)], "width": 2}
 
 
 def experiment_curves(result: ExperimentResult | Mapping[str, Any]) -> go.Figure:
@@ -944,8 +950,8 @@ def experiment_curves(result: ExperimentResult | Mapping[str, Any]) -> go.Figure
 
     Four panels, as the question draws them: validation accuracy per epoch, training accuracy per
     epoch, training accuracy per minibatch, and the training cost (cross-entropy) per epoch with
-    the validation loss dotted in the same colour. The raw data ``none`` is black and dashed
-    ("original"), the question's per-pixel ``standard`` purple ("normalized"); the values are the
+    the validation loss dotted in the same colour, on a log scale. The raw data ``none`` is black
+    and dashed ("original"), the question's per-pixel ``standard`` purple ("normalized"); the values are the
     mean over folds. A classifier that records no minibatches (``mlp``) leaves that panel empty,
     and one without curves (``ridge``, ``logreg``) gives a figure that says so in its title.
 
@@ -975,10 +981,13 @@ def experiment_curves(result: ExperimentResult | Mapping[str, Any]) -> go.Figure
     where = {key: (1 + j // 2, 1 + j % 2) for j, (key, _) in enumerate(CURVE_PANELS)}
     n = 0
     batches = False
-    for i, c in enumerate(res.configurations):
+    others = 0
+    for c in res.configurations:
         if not c.epochs:
             continue
-        line = _curve_line(c, i)
+        question = c.mask == "none" and c.scaler in ("none", "standard")
+        line = _curve_line(c, others)
+        others += 0 if question else 1
         name = "original (none)" if c.label == "none" else (
             "normalized (standard)" if c.label == "standard" else _text(c.label))
         shown = False
@@ -990,7 +999,7 @@ def experiment_curves(result: ExperimentResult | Mapping[str, Any]) -> go.Figure
             if key == "batch_accuracy":
                 batches = True
                 x = [n_epochs * (j + 1) / len(values) for j in range(len(values))]
-                style = {**line, "width": 1}
+                style = {**line, "width": 1, "dash": "solid"}
             else:
                 x = list(range(1, len(values) + 1))
                 style = line
@@ -1023,4 +1032,6 @@ def experiment_curves(result: ExperimentResult | Mapping[str, Any]) -> go.Figure
     for row in (1, 2):
         fig.update_yaxes(range=[0, 100], row=row, col=1)
     fig.update_yaxes(range=[0, 100], row=1, col=2)
+    # a diverging validation loss (per-pixel standardization of raw power) would flatten the rest
+    fig.update_yaxes(type="log", title_text="cross-entropy (log)", row=2, col=2)
     return fig
