@@ -340,7 +340,9 @@ def compare(
     scalers: Annotated[str | None, typer.Option(
         help="Comma-separated scalers and chains, e.g. 'none,standard,db+band' (default: the "
              "full search, compression {none,db,log1p,pcen} x scaling {none,standard,std_floor,"
-             "band,global,robust,median,minmax}); 'none' is always added as the baseline.")] = None,
+             "band,global,robust,median,minmax}); 'none' is always added as the baseline. With "
+             "--classifier cnn also batchnorm (the raw data into a BatchNorm first layer) or "
+             "db+batchnorm.")] = None,
     mask: Annotated[list[str] | None, typer.Option(
         "--mask", help="Also run every scaler with this mask (repeatable): snr<X or pP, "
                        "rows:0-4,17, auto, joined by '+', e.g. 'p10+rows:43-59'. Default: auto "

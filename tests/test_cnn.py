@@ -212,8 +212,13 @@ def test_cnn_default_comparison_adds_the_ridge_pick_chosen_on_training_clips() -
 def test_batchnorm_is_a_layer_of_the_cnn_only() -> None:
     with pytest.raises(ParameterError, match="layer of the CNN"):
         run_experiment(make_ds(), scalers=["none", "batchnorm"], classifier="ridge", n_jobs=1)
+    from sndiag.experiment import parse_candidates
+    from sndiag.masks import MaskSpec
+
+    assert [c.name for c in parse_candidates(["batchnorm", "db+batchnorm"], [MaskSpec()])] == [
+        "batchnorm", "db+batchnorm"]
     with pytest.raises(ParameterError, match="only stateless steps"):
-        run_experiment(make_ds(), scalers=["standard+batchnorm"], classifier="cnn", n_jobs=1)
+        parse_candidates(["standard+batchnorm"], [MaskSpec()])
 
 
 # -- without the extra ------------------------------------------------------------------------

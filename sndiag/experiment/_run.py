@@ -157,7 +157,8 @@ def run_experiment(
         Masks (:class:`~sndiag.masks.MaskSpec` or its text: ``"snr<0.5"``,
         ``"p10+rows:43-59+auto"``); ``"none"`` is always included. Every scaler runs with every
         mask; a mask is built on each training fold's raw statistics. A mask that masks nothing
-        on any fold is left out with a note.
+        on any fold is left out with a note. In the CNN's default comparison these are the masks
+        its ridge search tries (the pick keeps its mask; the other three run unmasked).
     classifier : {"ridge", "logreg", "mlp", "cnn"}
         ``"ridge"`` (default): least-squares classification solved in closed form, regularization
         chosen by group-wise inner CV (:class:`RidgeDualClassifier`). ``"logreg"``: logistic
