@@ -13,6 +13,11 @@ WORKDIR /src
 COPY requirements.txt ./
 RUN grep -v '^-e ' requirements.txt > /tmp/req.txt \
     && pip install -r /tmp/req.txt
+# The experiment's CNN (the extra sndiag[cnn]) is off by default: it adds PyTorch, ~750 MB with
+# its CPU build. docker build --build-arg SNDIAG_CNN=1 -t sndiag . (TORCH_INDEX_URL: another build)
+ARG SNDIAG_CNN=0
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN if [ "$SNDIAG_CNN" = 1 ]; then pip install --index-url "$TORCH_INDEX_URL" "torch==2.13.*"; fi
 COPY pyproject.toml README.md LICENSE ./
 COPY sndiag ./sndiag
 RUN pip install --no-deps .

@@ -24,10 +24,13 @@ CLASSIFIER_LABELS = {
     "ridge": "Ridge, closed form (fast, always at its optimum)",
     "logreg": "Logistic regression to convergence (slow on raw power)",
     "mlp": "MLP, 128 hidden units (per-epoch curves)",
-    "cnn": "Small CNN",
+    "cnn": "Small CNN on the images (the question's network; per-epoch and per-minibatch curves)",
 }
 SEARCHES = {"full": f"The full search ({len(DEFAULT_SCALERS)} compressions x scalings)",
             "chosen": "Pipelines I choose"}
+CNN_SEARCHES = {"full": "Raw, per-pixel standard, the ridge search's pick, BatchNorm first layer",
+                "chosen": "Pipelines I choose"}
+CNN_ONLY = ["batchnorm", "db+batchnorm"]
 
 router.page_setup(
     "Experiment",
@@ -51,7 +54,7 @@ def _session_mask() -> str | None:
     return None if spec.is_empty else spec.spec
 
 
-options = list(dict.fromkeys([*DEFAULT_SCALERS, *cache.scaler_registry()]))
+options = list(dict.fromkeys([*DEFAULT_SCALERS, *cache.scaler_registry(), *CNN_ONLY]))
 mask_options = list(dict.fromkeys([m for m in (_session_mask(), "auto", "snr<0.5", "p10") if m]))
 usable = {k: v for k, v in available_classifiers().items() if v is None}
 running = isinstance(ss.get(JOB), ExperimentJob) and not ss[JOB].done
@@ -59,48 +62,69 @@ n_groups = 0 if ds.groups is None else len(set(ds.groups.tolist()))
 
 with st.expander("Settings", expanded=not running, icon=":material/tune:"):
     left, right = st.columns(2)
-    with left:
-        search = state.widget(st.radio, "exp_search", "Search", options=list(SEARCHES),
-                              format_func=SEARCHES.get, default="full", horizontal=True,
-                              valid=lambda v: v if v in SEARCHES else "full")
-        scalers = state.widget(
-            st.multiselect, "exp_scalers", "Pipelines ('none' = the raw data, always included; "
-            "'db+band' = decibels, then per-band standardization)", options=options,
-            default=["standard", "db+standard", "db+band"], disabled=search == "full",
-            valid=lambda v: [s for s in (v or []) if s in options])
-        masks = state.widget(
-            st.multiselect, "exp_masks", "Also run every pipeline with these masks (built on "
-            "training folds only)", options=mask_options,
-            default=[m for m in (_session_mask(), "auto") if m],
-            valid=lambda v: [m for m in (v or []) if m in mask_options],
-            help="The mask of the Mask page is offered first, whole (SNR rule, rows by hand, "
-                 "auto-flagged rows); auto = the auto-flagged rows; snr<X = rows whose SNR "
-                 "(mean/std) is below X; pP = the P% lowest-SNR rows. A mask that masks nothing "
-                 "is left out.")
     with right:
         classifier = state.widget(st.radio, "exp_classifier", "Classifier", options=list(usable),
                                   format_func=CLASSIFIER_LABELS.get, default="ridge",
                                   valid=lambda v: v if v in usable else "ridge")
         if "cnn" not in usable:
             st.caption(f"The CNN is not available here: {available_classifiers()['cnn']}")
+        cnn = classifier == "cnn"
         fold_options = ["auto", *range(2, 11)]
         folds = state.widget(st.selectbox, "exp_folds", "Folds", options=fold_options,
                              default="auto", valid=lambda v: v if v in fold_options else "auto",
-                             format_func=lambda v: ("auto: one per group" if n_groups and
+                             format_func=lambda v: ("auto: one group split" if cnn else
+                                                    "auto: one per group" if n_groups and
                                                     n_groups <= 10 else "auto: 5") if v == "auto"
                              else str(v))
-        epochs = state.widget(st.slider, "exp_epochs", "Epochs (MLP / CNN)", min_value=1,
-                              max_value=100, default=20,
-                              disabled=classifier in ("ridge", "logreg"))
+        if cnn:
+            epochs = state.widget(st.slider, "exp_cnn_epochs", "Epochs (CNN: at most; it stops "
+                                  "early)", min_value=1, max_value=100, default=15)
+        else:
+            epochs = state.widget(st.slider, "exp_epochs", "Epochs (MLP / CNN)", min_value=1,
+                                  max_value=100, default=20,
+                                  disabled=classifier in ("ridge", "logreg"))
+    searches = CNN_SEARCHES if cnn else SEARCHES
+    with left:
+        search = state.widget(st.radio, "exp_search", "Search", options=list(SEARCHES),
+                              format_func=searches.get, default="full", horizontal=True,
+                              valid=lambda v: v if v in SEARCHES else "full")
+        scalers = state.widget(
+            st.multiselect, "exp_scalers", "Pipelines ('none' = the raw data, always included; "
+            "'db+band' = decibels, then per-band standardization"
+            + ("; batchnorm = a BatchNorm first layer, CNN only" if cnn else "") + ")",
+            options=options if cnn else [o for o in options if o not in CNN_ONLY],
+            default=["standard", "db+standard", "db+band"], disabled=search == "full",
+            valid=lambda v: [s for s in (v or []) if s in options and (cnn or s not in CNN_ONLY)])
+        masks = state.widget(
+            st.multiselect, "exp_masks", "Also run every pipeline with these masks (built on "
+            "training folds only)" + ("; with the CNN's default, masks the ridge search tries"
+                                      if cnn else ""), options=mask_options,
+            default=[m for m in (_session_mask(), "auto") if m],
+            valid=lambda v: [m for m in (v or []) if m in mask_options],
+            help="The mask of the Mask page is offered first, whole (SNR rule, rows by hand, "
+                 "auto-flagged rows); auto = the auto-flagged rows; snr<X = rows whose SNR "
+                 "(mean/std) is below X; pP = the P% lowest-SNR rows. A mask that masks nothing "
+                 "is left out.")
     if n_groups >= 2:
         st.caption(f"The clips have {n_groups} groups (e.g. speakers): folds are group-wise, so "
                    "the estimate is for groups the model has not seen"
-                   + (" (one fold per group)." if n_groups <= 10 and folds == "auto" else "."))
-    n_pipes = (len(DEFAULT_SCALERS) if search == "full"
-               else 1 + len([s for s in scalers if s != "none"])) * (1 + len(masks))
-    st.caption(f"{n_pipes} pipelines, each screened on a quarter of every training fold; the "
-               "best are finished on whole folds. The full search on 3000 clips takes about a "
-               "minute with ridge.")
+                   + (" (one fold per group)." if n_groups <= 10 and folds == "auto" and not cnn
+                      else "."))
+    if cnn:
+        n_cfg = 4 if search == "full" else (2 + len([s for s in scalers
+                                                     if s not in ("none", "standard")])) * (
+            1 + len(masks))
+        st.caption(
+            f"{n_cfg} configurations, each trained up to {epochs} epochs here on the server"
+            + (", after a ridge search for its pick" if search == "full" else "")
+            + ". On 2 CPU cores an epoch over 2000 clips takes about 2-4 s: the default on 3000 "
+            "clips takes 2-5 minutes. Progress counts the ridge fits, then the CNN's epochs.")
+    else:
+        n_pipes = (len(DEFAULT_SCALERS) if search == "full"
+                   else 1 + len([s for s in scalers if s != "none"])) * (1 + len(masks))
+        st.caption(f"{n_pipes} pipelines, each screened on a quarter of every training fold; "
+                   "the best are finished on whole folds. The full search on 3000 clips takes "
+                   "about a minute with ridge.")
     start = st.button("Run experiment", key="exp_run", type="primary", disabled=running,
                       icon=":material/play_arrow:")
 
@@ -141,8 +165,10 @@ def progress_panel() -> None:
         _collect(job)
         st.rerun()
     done, total = job.progress()
+    unit = "steps (ridge fits, then CNN epochs)" if job.kwargs.get("classifier") == "cnn" \
+        else "fits"
     text = ("Cancelling after the fits in progress..." if job.cancelling
-            else f"{done} of {total or '?'} fits done")
+            else f"{done} of {total or '?'} {unit} done")
     st.progress(job.fraction(), text=text)
     if st.button("Cancel", key="exp_cancel", disabled=job.cancelling, icon=":material/stop:"):
         job.cancel()
@@ -198,12 +224,17 @@ with widgets.guard():
     (st.success if rec is not None else st.warning)(markdown(result.verdict),
                                                     icon=":material/gavel:")
     c1, c2 = st.columns([1, 3], vertical_alignment="center")
-    if rec is not None:
+    if rec is not None and rec["scaler"].split("+")[-1] == "batchnorm":
+        c1.caption("A layer of the network, not a scaler: put BatchNorm first in your model; "
+                   "there is nothing to export.")
+    elif rec is not None:
         c1.button("Use this", key="exp_use", type="primary", icon=":material/check:",
                   on_click=_use, args=(rec,),
                   help="Set the Scalers and Export pages (and the link) to the recommended "
                        "pipeline and mask.")
-    c2.caption(f"Result {origin}: {result.classifier}, {result.splitter}, {result.seconds:.0f} s"
+    c2.caption(f"Result {origin}: {result.classifier}"
+               + (f" on {result.device}" if result.device else "")
+               + f", {result.splitter}, {result.seconds:.0f} s"
                + (" — cancelled, partial" if result.cancelled else ""))
 
     st.plotly_chart(experiment_bars(result), key="exp_bars")

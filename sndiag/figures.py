@@ -19,7 +19,7 @@ Builders
 :func:`gain_and_snr`        noise gain beside SNR: where gain is high and SNR low, noise is amplified
                             (constant pixels, e.g. padding, can be left blank)
 :func:`experiment_bars`     mean accuracy per scaler (x mask) with 95% CIs and fold dots
-:func:`experiment_curves`   held-out accuracy and log-loss per epoch, one line per scaler
+:func:`experiment_curves`   the question's plots: accuracy and cost per epoch and minibatch
 
 Export: :func:`figure_html` (self-contained HTML or an embeddable ``<div>``) and
 :func:`figure_png` (Kaleido + Chromium; ``None`` when no browser can run).
@@ -989,7 +989,7 @@ def figure_png(
 
 # -- experiment -------------------------------------------------------------------------------
 EXPERIMENT_HEIGHT = 380
-CURVES_HEIGHT = 360
+CURVES_HEIGHT = 640
 NONE_COLOR = "#555555"
 BEST_COLOR = "#54a24b"
 CURVE_COLORS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#72b7b2", "#eeca3b", "#9d755d",
@@ -1007,14 +1007,14 @@ def _config_color(c: ConfigResult, best: ConfigResult | None) -> str:
     if c.scaler == "none" and c.mask == "none":
         return NONE_COLOR
     if c.scaler == "standard" and c.mask == "none":
-        return LOW_COLOR
+        return STANDARD_COLOR
     return BEST_COLOR if c is best else BAR_COLOR
 
 
 def experiment_bars(result: ExperimentResult | Mapping[str, Any]) -> go.Figure:
     """Mean held-out accuracy per configuration, with 95% CI error bars and the fold accuracies.
 
-    Grey is the raw data ``none`` (with a dotted reference line at its mean), red the
+    Grey is the raw data ``none`` (with a dotted reference line at its mean), purple the
     question's per-pixel ``standard``, green the recommended configuration, blue the others;
     configurations finished on whole folds come first (best first), then the ones only screened
     (faded: trained on a quarter of each fold). The intervals are
@@ -1049,7 +1049,8 @@ def experiment_bars(result: ExperimentResult | Mapping[str, Any]) -> go.Figure:
         f"{_text(c.label)}<br>mean {100 * c.mean:.1f}% (95% CI {100 * c.ci_low:.1f}-"
         f"{100 * c.ci_high:.1f}%)<br>"
         + ("the raw data" if c.p_vs_none is None else f"p vs raw = {c.p_vs_none:.3f}")
-        + f"<br>fit {c.fit_seconds:.1f} s over {len(c.fold_accuracies)} folds"
+        + f"<br>fit {c.fit_seconds:.1f} s over {len(c.fold_accuracies)} "
+        + ("fold" if len(c.fold_accuracies) == 1 else "folds")
         + ("<br>screened only (a quarter of each training fold)" if c.stage == "screening" else "")
         + ("<br>not converged" if not c.converged else "")
         + ("<br>not above chance" if c.at_chance else "")
@@ -1076,20 +1077,53 @@ def experiment_bars(result: ExperimentResult | Mapping[str, Any]) -> go.Figure:
                       annotation_text="chance", annotation_position="right",
                       annotation_font={"color": "#999"})
     kind = "group-independent" if res.grouped else "stratified"
-    _style(fig, title=f"Held-out accuracy, {res.folds} {kind} folds ({res.classifier}): mean, "
-                      "95% CI and folds", height=EXPERIMENT_HEIGHT)
+    if res.folds == 1:
+        title = (f"Held-out accuracy on one split, {sum(res.n_test)} test clips "
+                 f"({res.classifier}): 95% CI over those clips")
+    else:
+        title = (f"Held-out accuracy, {res.folds} {kind} folds ({res.classifier}): mean, "
+                 "95% CI and folds")
+    _style(fig, title=title, height=EXPERIMENT_HEIGHT)
     fig.update_layout(showlegend=False, margin={"r": 70})
     fig.update_yaxes(title_text="accuracy (%)", range=[0, 100])
     fig.update_xaxes(title_text="configuration")
     return fig
 
 
-def experiment_curves(result: ExperimentResult | Mapping[str, Any]) -> go.Figure:
-    """Held-out accuracy and log-loss per epoch (mean over folds), one line per configuration.
+#: The question's plots draw the normalized data in purple against the original.
+STANDARD_COLOR = "#7b3294"
+#: The four panels of :func:`experiment_curves`: (curve key, title), in grid order.
+CURVE_PANELS: tuple[tuple[str, str], ...] = (
+    ("val_accuracy", "validation accuracy per epoch (%)"),
+    ("train_accuracy", "training accuracy per epoch (%)"),
+    ("batch_accuracy", "training accuracy per minibatch (%)"),
+    ("train_loss", "training cost per epoch (validation dotted)"),
+)
 
-    ``none`` is drawn black and dashed ("original"), ``standard`` red, like the "normalized vs
-    original" plots of the question. Configurations without curves (``logreg``) are skipped; a
-    figure without any curve says so in its title.
+
+#: Colours of the other configurations' curves (no black, no purple: those are the question's).
+OTHER_CURVE_COLORS = ("#f58518", "#4c78a8", "#54a24b", "#72b7b2", "#e45756", "#9d755d",
+                      "#eeca3b", "#ff9da6")
+
+
+def _curve_line(c: ConfigResult, i: int) -> dict[str, Any]:
+    """Black dashed for the raw data, purple for ``standard``, the ``i``-th other colour else."""
+    if c.scaler == "none" and c.mask == "none":
+        return {"color": "#222", "dash": "dash", "width": 3}
+    if c.scaler == "standard" and c.mask == "none":
+        return {"color": STANDARD_COLOR, "width": 3}
+    return {"color": OTHER_CURVE_COLORS[i % len(OTHER_CURVE_COLORS)], "width": 2}
+
+
+def experiment_curves(result: ExperimentResult | Mapping[str, Any]) -> go.Figure:
+    """The question's plots: one line per configuration, per epoch and per minibatch.
+
+    Four panels, as the question draws them: validation accuracy per epoch, training accuracy per
+    epoch, training accuracy per minibatch, and the training cost (cross-entropy) per epoch with
+    the validation loss dotted in the same colour, on a log scale. The raw data ``none`` is black
+    and dashed ("original"), the question's per-pixel ``standard`` purple ("normalized"); the values are the
+    mean over folds. A classifier that records no minibatches (``mlp``) leaves that panel empty,
+    and one without curves (``ridge``, ``logreg``) gives a figure that says so in its title.
 
     Parameters
     ----------
@@ -1102,41 +1136,72 @@ def experiment_curves(result: ExperimentResult | Mapping[str, Any]) -> go.Figure
     Examples
     --------
     >>> from sndiag.experiment import ConfigResult, ExperimentResult
-    >>> c = ConfigResult("none", "none", "mlp", [0.5, 0.7], 0.6, 0.4, 0.8, None, 1.0,
-    ...                  epochs={"val_accuracy": [0.4, 0.6], "val_loss": [1.2, 0.9]})
-    >>> r = ExperimentResult({}, "mlp", 2, "StratifiedKFold", [c], [10, 10], [10, 10])
+    >>> c = ConfigResult("none", "none", "cnn", [0.6], 0.6, 0.4, 0.8, None, 1.0,
+    ...                  epochs={"val_accuracy": [0.4, 0.6], "val_loss": [1.2, 0.9],
+    ...                          "train_accuracy": [0.5, 0.7], "train_loss": [1.1, 0.8],
+    ...                          "batch_accuracy": [0.4, 0.6, 0.6, 0.8]})
+    >>> r = ExperimentResult({}, "cnn", 1, "one split", [c], [10], [10])
     >>> fig = experiment_curves(r)
-    >>> len(fig.data), list(fig.data[0].y)
-    (2, [40.0, 60.0])
+    >>> [t.name for t in fig.data][:2], list(fig.data[0].y), len(fig.data)
+    (['original (none)', 'original (none)'], [40.0, 60.0], 5)
     """
     res = _experiment(result)
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
-                        subplot_titles=("validation accuracy (%)", "validation log-loss"))
+    fig = make_subplots(rows=2, cols=2, horizontal_spacing=0.09, vertical_spacing=0.16,
+                        subplot_titles=[t for _, t in CURVE_PANELS])
+    where = {key: (1 + j // 2, 1 + j % 2) for j, (key, _) in enumerate(CURVE_PANELS)}
     n = 0
-    for i, c in enumerate(res.configurations):
+    batches = False
+    others = 0
+    for c in res.configurations:
         if not c.epochs:
             continue
-        acc = list(c.epochs.get("val_accuracy", []))
-        loss = list(c.epochs.get("val_loss", []))
-        epochs = list(range(1, len(acc) + 1))
-        if c.scaler == "none":
-            line = {"color": "#222", "dash": "dash", "width": 3}
-        elif c.scaler == "standard":
-            line = {"color": LOW_COLOR, "width": 3}
-        else:
-            line = {"color": CURVE_COLORS[i % len(CURVE_COLORS)], "width": 2}
-        name = "original (none)" if c.label == "none" else _text(c.label)
-        fig.add_scatter(x=epochs, y=[100 * a if np.isfinite(a) else None for a in acc],
-                        mode="lines", name=name, legendgroup=c.label, line=line, row=1, col=1)
-        fig.add_scatter(x=epochs, y=[v if np.isfinite(v) else None for v in loss],
-                        mode="lines", name=name, legendgroup=c.label, showlegend=False,
-                        line=line, row=1, col=2)
+        question = c.mask == "none" and c.scaler in ("none", "standard")
+        line = _curve_line(c, others)
+        others += 0 if question else 1
+        name = "original (none)" if c.label == "none" else (
+            "normalized (standard)" if c.label == "standard" else _text(c.label))
+        shown = False
+        n_epochs = len(c.epochs.get("train_accuracy") or c.epochs.get("val_accuracy") or [])
+        for key, _ in CURVE_PANELS:
+            values = [float(v) for v in c.epochs.get(key) or []]
+            if not values:
+                continue
+            if key == "batch_accuracy":
+                batches = True
+                x = [n_epochs * (j + 1) / len(values) for j in range(len(values))]
+                style = {**line, "width": 1, "dash": "solid"}
+            else:
+                x = list(range(1, len(values) + 1))
+                style = line
+            scale = 1.0 if key.endswith("loss") else 100.0
+            row, col = where[key]
+            fig.add_scatter(x=x, y=[scale * v if np.isfinite(v) else None for v in values],
+                            mode="lines", name=name, legendgroup=c.label, showlegend=not shown,
+                            line=style, row=row, col=col)
+            shown = True
+        val_loss = [float(v) for v in c.epochs.get("val_loss") or []]
+        if val_loss:
+            row, col = where["train_loss"]
+            fig.add_scatter(x=list(range(1, len(val_loss) + 1)),
+                            y=[v if np.isfinite(v) else None for v in val_loss], mode="lines",
+                            name=f"{name}, validation", legendgroup=c.label, showlegend=False,
+                            line={**line, "dash": "dot"}, row=row, col=col)
         n += 1
-    title = (f"Per-epoch validation curves, mean over {res.folds} folds ({res.classifier})" if n
-             else f"No per-epoch curves: {res.classifier} records one accuracy per fold; run "
-                  "the MLP for curves")
+    if n and not batches:
+        fig.add_annotation(text=f"{_text(res.classifier)} records no minibatches", showarrow=False,
+                           xref="x3 domain", yref="y3 domain", x=0.5, y=0.5,
+                           font={"color": "#888"})
+    over = ("one split" if res.folds == 1 else f"mean over {res.folds} folds")
+    title = (f"The question's plots: normalized vs original per epoch, {over} ({res.classifier})"
+             if n else f"No per-epoch curves: {res.classifier} records one accuracy per fold; run "
+                       "the MLP or the CNN for curves")
     _style(fig, title=title, height=CURVES_HEIGHT)
-    fig.update_layout(legend={"y": -0.25, "yanchor": "top", "x": 0.5, "xanchor": "center"},
-                      margin={"b": 90})
+    fig.update_layout(legend={"y": -0.12, "yanchor": "top", "x": 0.5, "xanchor": "center",
+                              "orientation": "h"}, margin={"b": 90})
     fig.update_xaxes(title_text="epoch")
+    for row in (1, 2):
+        fig.update_yaxes(range=[0, 100], row=row, col=1)
+    fig.update_yaxes(range=[0, 100], row=1, col=2)
+    # a diverging validation loss (per-pixel standardization of raw power) would flatten the rest
+    fig.update_yaxes(type="log", title_text="cross-entropy (log)", row=2, col=2)
     return fig

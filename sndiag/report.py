@@ -21,8 +21,15 @@ import plotly.graph_objects as go
 import sndiag
 from sndiag.dataset import Dataset
 from sndiag.effects import ScalerEffect, format_gain
-from sndiag.errors import ParameterError
-from sndiag.figures import clip_heatmap, figure_html, gain_and_snr, row_profile, stat_heatmap
+from sndiag.errors import ParameterError, SndiagError
+from sndiag.figures import (
+    clip_heatmap,
+    experiment_curves,
+    figure_html,
+    gain_and_snr,
+    row_profile,
+    stat_heatmap,
+)
 from sndiag.masks import Mask, mask_summary
 from sndiag.stats import PixelStats
 
@@ -218,9 +225,24 @@ def _effects_section(effects: Sequence[ScalerEffect], stats: PixelStats, figs: _
 _CONFIG_COLUMNS = ("scaler", "mask", "classifier", "mean", "ci", "p_vs_none")
 
 
-def _experiment_section(experiment: Mapping[str, Any]) -> str:
+def _curves(experiment: Mapping[str, Any], figs: _Figures) -> str:
+    """The question's per-epoch plots (:func:`~sndiag.figures.experiment_curves`), when the
+    classifier recorded curves and the dict is a whole experiment result."""
+    configs = experiment.get("configurations") or []
+    if not any(isinstance(c, Mapping) and c.get("epochs") for c in configs):
+        return ""
+    try:
+        fig = experiment_curves(experiment)
+    except SndiagError:
+        return ""
+    return ("<h3>Per epoch and per minibatch: normalized (purple) against original (black, "
+            "dashed)</h3>" + figs(fig))
+
+
+def _experiment_section(experiment: Mapping[str, Any], figs: _Figures) -> str:
     parts = ['<section id="experiment"><h2>Experiment</h2>']
-    meta = [(k, experiment.get(k)) for k in ("classifier", "folds", "splitter", "seconds")
+    meta = [(k, experiment.get(k)) for k in ("classifier", "device", "folds", "splitter",
+                                             "seconds")
             if experiment.get(k) is not None]
     if meta:
         parts.append(_table((_e(k), _e(v) if k != "seconds" else _num(v, ".1f") + " s") for k, v in meta))
@@ -249,6 +271,7 @@ def _experiment_section(experiment: Mapping[str, Any]) -> str:
     verdict = experiment.get("verdict")
     if verdict:
         parts.append(f'<div class="verdict">{_e(verdict)}</div>')
+    parts.append(_curves(experiment, figs))
     notes = experiment.get("notes") or []
     if notes:
         parts.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
@@ -271,7 +294,8 @@ def build_report(
 
     Sections: dataset summary (marked SYNTHETIC when it is), mean / std / SNR heatmaps and the
     row SNR profile, the mask, one block per scaler effect (reading and gain-vs-SNR figure),
-    the experiment table and verdict, and a footer with the sndiag version and creation time.
+    the experiment table, verdict and (MLP, CNN) per-epoch curves, and a footer with the
+    sndiag version and creation time.
 
     Parameters
     ----------
@@ -336,7 +360,7 @@ def build_report(
         _statistics_section(stats, mask, log=log, figs=figs),
         _mask_section(mask, stats),
         _effects_section(list(effects), stats, figs),
-        _experiment_section(experiment) if experiment is not None else "",
+        _experiment_section(experiment, figs) if experiment is not None else "",
         f"<footer>Created by sndiag {_e(_version())} on "
         f"{_e(created.isoformat(timespec='seconds'))}.</footer>",
     ]

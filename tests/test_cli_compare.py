@@ -17,7 +17,8 @@ from sndiag.dataset import Dataset
 
 CONFIG_KEYS = {"scaler", "mask", "classifier", "fold_accuracies", "mean", "ci_low", "ci_high",
                "p_vs_none", "fit_seconds", "epochs", "notes", "cpu_seconds", "converged",
-               "at_chance", "stage", "n_train", "n_test", "screening", "alphas", "same_as"}
+               "at_chance", "stage", "n_train", "n_test", "screening", "alphas", "same_as",
+               "test_correct", "best_epochs"}
 
 
 @pytest.fixture
@@ -66,6 +67,28 @@ def test_compare_mlp_records_epochs(tiny_npz: Path, tmp_path: Path) -> None:
     assert d["splitter"].startswith("StratifiedKFold")
     assert [c["scaler"] for c in d["configurations"]] == ["none", "standard"]
     assert all(len(c["epochs"]["val_accuracy"]) == 2 for c in d["configurations"])
+
+
+def test_compare_cnn_records_the_question_curves(tiny_npz: Path, tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    out = tmp_path / "cnn.json"
+    r = CliRunner().invoke(app, ["compare", str(tiny_npz), "--scalers", "db+standard,batchnorm",
+                                 "--mask", "none", "--classifier", "cnn", "--epochs", "2",
+                                 "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    first = r.output.splitlines()[0]
+    assert first.startswith("tiny: 36 clips, one split: fold 1 of LeaveOneGroupOut over 4 groups")
+    assert ", cnn on cpu (" in first or ", cnn on cuda" in first
+    d = json.loads(out.read_text())
+    assert d["folds"] == 1 and d["device"] in first
+    assert [c["scaler"] for c in d["configurations"]] == ["none", "standard", "db+standard",
+                                                          "batchnorm"]
+    for c in d["configurations"]:
+        assert set(c) == CONFIG_KEYS
+        assert set(c["epochs"]) == {"val_accuracy", "val_loss", "train_accuracy", "train_loss",
+                                    "batch_accuracy"}
+        assert len(c["epochs"]["val_accuracy"]) == 2 and len(c["test_correct"]) == d["n_test"][0]
+    assert "One split:" in d["verdict"]
 
 
 @pytest.mark.parametrize(("args", "message"), [

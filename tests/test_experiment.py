@@ -208,7 +208,8 @@ def test_corrected_ci_is_wider_than_naive() -> None:
 # -- results, JSON ----------------------------------------------------------------------------
 CONFIG_KEYS = {"scaler", "mask", "classifier", "fold_accuracies", "mean", "ci_low", "ci_high",
                "p_vs_none", "fit_seconds", "epochs", "notes", "cpu_seconds", "converged",
-               "at_chance", "stage", "n_train", "n_test", "screening", "alphas", "same_as"}
+               "at_chance", "stage", "n_train", "n_test", "screening", "alphas", "same_as",
+               "test_correct", "best_epochs"}
 
 
 def test_json_round_trip_and_schema() -> None:
@@ -223,9 +224,10 @@ def test_json_round_trip_and_schema() -> None:
     for c in d["configurations"]:
         assert set(c) == CONFIG_KEYS
         assert len(c["fold_accuracies"]) == 3
-        assert set(c["epochs"]) == {"val_accuracy", "val_loss"}
-        assert len(c["epochs"]["val_accuracy"]) == 3
-        assert all(0 <= a <= 1 for a in c["epochs"]["val_accuracy"])
+        assert set(c["epochs"]) == {"val_accuracy", "val_loss", "train_accuracy", "train_loss"}
+        assert all(len(v) == 3 for v in c["epochs"].values())
+        assert all(0 <= a <= 1 for a in c["epochs"]["val_accuracy"] + c["epochs"]["train_accuracy"])
+        assert c["test_correct"] is None and c["best_epochs"] is None
     back = ExperimentResult.from_dict(d)
     assert back.to_dict() == d
     assert back.verdict == res.verdict
@@ -360,17 +362,6 @@ def test_unlabelled_data_is_an_error() -> None:
 def test_bad_parameters(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ParameterError, match=match):
         run_experiment(make_ds(), **{"folds": 3, "n_jobs": 1, **kwargs})
-
-
-def test_cnn_without_torch_is_a_clear_error() -> None:
-    pytest.importorskip("sklearn")
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        with pytest.raises(ParameterError, match="PyTorch"):
-            run_experiment(make_ds(), classifier="cnn", n_jobs=1)
-    else:  # pragma: no cover - torch is not part of the test environment
-        pytest.skip("torch is installed")
 
 
 def test_experiment_never_imports_streamlit() -> None:
@@ -548,8 +539,11 @@ def test_experiment_figures_from_result_and_stored_dict() -> None:
         assert len(bars.data[1].y) == 3 * len(res.configurations)  # one dot per fold
         assert "&lt;b&gt;mine&lt;/b&gt;" in list(bars.data[0].x)   # user labels are escaped
         curves = experiment_curves(source)
-        assert len(curves.data) == 2 * len(res.configurations)
+        # validation accuracy, training accuracy, training cost and the dotted validation loss;
+        # the MLP records no minibatches, and the panel says so
+        assert len(curves.data) == 4 * len(res.configurations)
         assert curves.data[0].name == "original (none)" and len(curves.data[0].y) == 2
+        assert any("records no minibatches" in a.text for a in curves.layout.annotations)
     logreg = run_experiment(make_ds(), scalers=["none"], folds=2, n_jobs=1)
     assert "No per-epoch curves" in experiment_curves(logreg).layout.title.text
 

@@ -135,3 +135,22 @@ def test_report_rejects_mismatched_stats(data):
     ds, _ = data
     with pytest.raises(ParameterError, match="compute them from this dataset"):
         build_report(dataset=ds, stats=compute_stats(np.ones((3, 4, 5))))
+
+
+def test_report_draws_the_question_curves_of_a_cnn_result(data):
+    from sndiag.experiment import ConfigResult, ExperimentResult
+
+    ds, st = data
+    curves = {"val_accuracy": [0.4, 0.6], "val_loss": [1.2, 0.9], "train_accuracy": [0.5, 0.7],
+              "train_loss": [1.1, 0.8], "batch_accuracy": [0.4, 0.6, 0.6, 0.8]}
+    configs = [ConfigResult(s, "none", "cnn", [0.6], 0.6, 0.4, 0.8, None, 1.0, epochs=curves,
+                            test_correct=[1, 0, 1]) for s in ("none", "standard")]
+    r = ExperimentResult({}, "cnn", 1, "one split", configs, [10], [3], device="cpu (2 threads)")
+    page = build_report(dataset=ds, stats=st, experiment=r)
+    assert "normalized (purple) against original" in page
+    for title in ("validation accuracy per epoch", "training accuracy per minibatch",
+                  "training cost per epoch"):
+        assert title in page
+    assert "cpu (2 threads)" in page
+    plain = build_report(dataset=ds, stats=st, experiment=_experiment())  # no curves: none drawn
+    assert "training accuracy per minibatch" not in plain

@@ -26,12 +26,17 @@ Classifiers
     ``MLPClassifier(hidden_layer_sizes=(128,))`` trained with ``partial_fit`` one epoch at a
     time, with per-epoch validation curves; not converged while its training loss still falls.
 ``"cnn"``
-    A small CNN, when its extra is installed.
+    :class:`SmallCNN`, the question's kind of network (PyTorch, the extra ``sndiag[cnn]``): three
+    conv/pool blocks, max over time, a dense layer, early stopping on a validation part of the
+    training clips, per-epoch and per-minibatch curves. By default one group split (intervals
+    and p-values over its test clips: :func:`binomial_ci`, :func:`mcnemar_test`) and four
+    configurations: the raw data, ``standard``, the ridge search's pick and ``batchnorm`` (the
+    raw data into a BatchNorm first layer).
 
 Cancellation
 ------------
-``cancel()`` is polled between fits. When it returns True the run stops and returns what is
-complete, with ``cancelled=True``.
+``cancel()`` is polled between fits (and by the CNN after every minibatch). When it returns
+True the run stops and returns what is complete, with ``cancelled=True``.
 
 Layout
 ------
@@ -39,18 +44,24 @@ Layout
 classifier, ``_splits`` the shared outer folds, ``_fit`` one fold's fit, ``_search`` the staged
 search, ``_significance`` corrected CI and paired t-test, ``_result`` result containers and
 JSON, ``_verdict`` :func:`recommend` and :func:`verdict`, ``_run`` :func:`run_experiment`,
-``_job`` a background :class:`ExperimentJob` for user interfaces. Masks are
+``_job`` a background :class:`ExperimentJob` for user interfaces, ``_cnn`` the CNN. Masks are
 :class:`sndiag.masks.MaskSpec`.
 """
 
 from __future__ import annotations
 
+from sndiag.experiment._cnn import SmallCNN
 from sndiag.experiment._fit import CLASSIFIERS, available_classifiers
 from sndiag.experiment._job import ExperimentJob
 from sndiag.experiment._result import ConfigResult, ExperimentResult, format_table
 from sndiag.experiment._ridge import RidgeDualClassifier
 from sndiag.experiment._run import DEFAULT_MASKS, DEFAULT_SCALERS, run_experiment
-from sndiag.experiment._significance import corrected_ci, corrected_ttest
+from sndiag.experiment._significance import (
+    binomial_ci,
+    corrected_ci,
+    corrected_ttest,
+    mcnemar_test,
+)
 from sndiag.experiment._space import Candidate, default_space, parse_candidates
 from sndiag.experiment._splits import CVPlan, plan_splits
 from sndiag.experiment._verdict import pipeline_text, recommend, verdict
@@ -65,11 +76,14 @@ __all__ = [
     "ExperimentJob",
     "ExperimentResult",
     "RidgeDualClassifier",
+    "SmallCNN",
     "available_classifiers",
+    "binomial_ci",
     "corrected_ci",
     "corrected_ttest",
     "default_space",
     "format_table",
+    "mcnemar_test",
     "parse_candidates",
     "pipeline_text",
     "plan_splits",

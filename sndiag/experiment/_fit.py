@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from sklearn.pipeline import Pipeline
 
 from sndiag.errors import ParameterError
 from sndiag.experiment._ridge import ALPHAS, RidgeDualClassifier
+from sndiag.experiment._space import INPUT_BATCHNORM
 
 CLASSIFIERS: tuple[str, ...] = ("ridge", "logreg", "mlp", "cnn")
 #: Logistic regression runs to this tolerance; a fit that needs more than LOGREG_MAX_ITER
@@ -38,13 +40,9 @@ def available_classifiers() -> dict[str, str | None]:
     >>> available_classifiers()["logreg"] is None
     True
     """
-    out: dict[str, str | None] = {"ridge": None, "logreg": None, "mlp": None, "cnn": None}
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        out["cnn"] = ("classifier='cnn' needs PyTorch, which is not installed; "
-                      "pip install 'sndiag[torch]', or use classifier='mlp' for per-epoch curves")
-    return out
+    from sndiag.experiment._cnn import cnn_unavailable
+
+    return {"ridge": None, "logreg": None, "mlp": None, "cnn": cnn_unavailable()}
 
 
 class _AsFloat32(TransformerMixin, BaseEstimator):
@@ -69,57 +67,7 @@ def _make_classifier(name: str, *, random_state: int, shape: tuple[int, int],
     if name == "mlp":
         return MLPClassifier(hidden_layer_sizes=(128,), solver="adam", learning_rate_init=1e-3,
                              alpha=1e-4, random_state=random_state)
-    if name == "cnn":
-        return _make_cnn(shape=shape, random_state=random_state)
     raise ParameterError(f"classifier={name!r} is unknown; use one of {list(CLASSIFIERS)}")
-
-
-def _make_cnn(*, shape: tuple[int, int], random_state: int) -> BaseEstimator:  # pragma: no cover
-    """A small CNN with ``partial_fit``/``predict_proba`` (needs torch; untested without it)."""
-    import torch
-    from torch import nn
-
-    class TorchCNN(BaseEstimator):
-        def __init__(self, *, shape: tuple[int, int] = (60, 130), batch_size: int = 64,
-                     learning_rate: float = 1e-3, random_state: int = 0) -> None:
-            self.shape = shape
-            self.batch_size = batch_size
-            self.learning_rate = learning_rate
-            self.random_state = random_state
-
-        def _tensor(self, X: np.ndarray) -> Any:
-            return torch.as_tensor(np.asarray(X, np.float32).reshape(-1, 1, *self.shape))
-
-        def partial_fit(self, X: np.ndarray, y: np.ndarray, classes: Any = None) -> TorchCNN:
-            if not hasattr(self, "net_"):
-                torch.manual_seed(self.random_state)
-                self.classes_ = np.asarray(classes)
-                self.net_ = nn.Sequential(
-                    nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                    nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d((4, 4)),
-                    nn.Flatten(), nn.Linear(32 * 16, len(self.classes_)))
-                self.opt_ = torch.optim.Adam(self.net_.parameters(), lr=self.learning_rate)
-                self.rng_ = np.random.default_rng(self.random_state)
-            target = torch.as_tensor(np.searchsorted(self.classes_, y))
-            Xt = self._tensor(X)
-            self.net_.train()
-            for idx in np.array_split(self.rng_.permutation(len(y)),
-                                      max(1, len(y) // self.batch_size)):
-                self.opt_.zero_grad()
-                loss = nn.functional.cross_entropy(self.net_(Xt[idx]), target[idx])
-                loss.backward()
-                self.opt_.step()
-            return self
-
-        def predict_proba(self, X: np.ndarray) -> np.ndarray:
-            self.net_.eval()
-            with torch.no_grad():
-                return torch.softmax(self.net_(self._tensor(X)), dim=1).numpy()
-
-        def predict(self, X: np.ndarray) -> np.ndarray:
-            return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-    return TorchCNN(shape=shape, random_state=random_state)
 
 
 class _DropConstant(VarianceThreshold):
@@ -181,11 +129,14 @@ class FoldTask:
 
 def _fit_fold(task: FoldTask, C: np.ndarray, y: np.ndarray, groups: np.ndarray | None, *,
               classifier: str, classes: np.ndarray, epochs: int | None, shape: tuple[int, int],
-              config: Any, random_state: int) -> dict[str, Any]:
-    """Fit one candidate on one fold and score it (runs in a worker process).
+              config: Any, random_state: int, on_epoch: Callable[[], bool] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """Fit one candidate on one fold and score it (in a worker process, or here for the CNN).
 
     Returns a dict with ``accuracy``, ``converged``, ``alpha`` (ridge), ``curves`` (per-epoch
-    classifiers), ``messages``, ``seconds`` and ``cpu_seconds``.
+    classifiers), ``correct`` (per test clip), ``messages``, ``seconds`` and ``cpu_seconds``;
+    the CNN adds what :func:`sndiag.experiment._cnn.fit_fold` returns. ``on_epoch`` and
+    ``should_stop`` reach the CNN's training loop (progress per epoch, cancel per minibatch).
     """
     t0, c0 = time.perf_counter(), time.process_time()
     Xtr = np.array(C[task.train], dtype=np.float32).reshape(task.train.size, -1)
@@ -196,12 +147,23 @@ def _fit_fold(task: FoldTask, C: np.ndarray, y: np.ndarray, groups: np.ndarray |
         Xte[:, task.masked] = 0.0
     if task.estimator is not None:
         scaler: Any = clone(task.estimator)
-    elif task.scaler == "none":
+    elif task.scaler in ("none", INPUT_BATCHNORM):
         scaler = "passthrough"
     else:
         from sndiag.scalers import make_scaler
 
         scaler = make_scaler(task.scaler, shape=shape, config=config)
+    if classifier == "cnn":
+        from sndiag.experiment._cnn import fit_fold
+
+        out = fit_fold("passthrough" if task.scaler == INPUT_BATCHNORM else scaler, Xtr, ytr,
+                       Xte, yte, groups=None if groups is None else groups[task.train],
+                       shape=shape, epochs=int(epochs or 1),
+                       input_norm=task.scaler == INPUT_BATCHNORM, random_state=random_state,
+                       on_epoch=on_epoch, should_stop=should_stop)
+        out.update(key=task.key, alpha=None, seconds=time.perf_counter() - t0,
+                   cpu_seconds=time.process_time() - c0)
+        return out
     alphas = ALPHAS if task.alphas is None else task.alphas
     clf = _make_classifier(classifier, random_state=random_state, shape=shape, alphas=alphas)
     pipeline = _build_pipeline(scaler, clf)
@@ -233,10 +195,11 @@ def _fit_fold(task: FoldTask, C: np.ndarray, y: np.ndarray, groups: np.ndarray |
             pre = pipeline[:-1]
             Ztr = pre.fit_transform(Xtr, ytr)
             Zte = pre.transform(Xte)
-            val_acc, val_loss, train_loss = [], [], []
+            val_acc, val_loss, train_loss, train_acc = [], [], [], []
             for _ in range(epochs):
                 clf.partial_fit(Ztr, ytr, classes=classes)
                 train_loss.append(_finite_or_nan(getattr(clf, "loss_", math.nan)))
+                train_acc.append(float(np.mean(clf.predict(Ztr) == ytr)))
                 proba = clf.predict_proba(Zte)
                 if np.isfinite(proba).all():
                     pred = clf.classes_[proba.argmax(axis=1)]
@@ -248,7 +211,8 @@ def _fit_fold(task: FoldTask, C: np.ndarray, y: np.ndarray, groups: np.ndarray |
                 val_acc.append(float(np.mean(pred == yte)))
                 val_loss.append(_finite_or_nan(loss))
             acc = val_acc[-1]
-            out["curves"] = (val_acc, val_loss)
+            out["curves"] = {"val_accuracy": val_acc, "val_loss": val_loss,
+                             "train_accuracy": train_acc, "train_loss": train_loss}
             k = max(2, epochs // 5)
             tail = np.asarray(train_loss[-k - 1:], dtype=float)
             if tail.size < 2 or not np.all(np.isfinite(tail)) \

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from sndiag.errors import DataError
-from sndiag.experiment._significance import corrected_ttest
+from sndiag.experiment._significance import corrected_ttest, mcnemar_test
 from sndiag.masks import MaskSpec
 
 SCHEMA_VERSION = 2
@@ -46,7 +46,11 @@ class ConfigResult:
         CPU time of the same work (all threads of the fitting process); on a busy machine it
         stays close to what the fits cost on an idle one, unlike ``fit_seconds``.
     epochs : dict or None
-        ``{"val_accuracy": [...], "val_loss": [...]}`` averaged over folds, per epoch (MLP/CNN).
+        Per-epoch curves (MLP/CNN), the mean over folds: ``val_accuracy``, ``val_loss``,
+        ``train_accuracy``, ``train_loss`` per epoch and, for the CNN, ``batch_accuracy`` per
+        minibatch. The CNN's validation clips are part of each training fold (they stop its
+        training); the MLP's "validation" values are on the test fold. A fold that stopped
+        early contributes to the epochs it ran.
     notes : list of str
         Convergence or numerical problems of this configuration.
     converged : bool
@@ -66,6 +70,11 @@ class ConfigResult:
         The ridge classifier's relative regularization on each fold.
     same_as : str or None
         The label of the configuration that is the same model (fitted once, numbers shared).
+    test_correct : list of int or None
+        With one split only: 0/1 per test clip, for the paired test by clip
+        (:func:`~sndiag.experiment.mcnemar_test`).
+    best_epochs : list of int or None
+        The CNN's epoch with the lowest validation loss on each fold (its weights are scored).
     """
 
     scaler: str
@@ -88,6 +97,8 @@ class ConfigResult:
     screening: list[float] | None = None
     alphas: list[float] | None = None
     same_as: str | None = None
+    test_correct: list[int] | None = None
+    best_epochs: list[int] | None = None
 
     @property
     def usable(self) -> bool:
@@ -116,6 +127,10 @@ class ConfigResult:
             "screening": None if self.screening is None else [float(a) for a in self.screening],
             "alphas": None if self.alphas is None else [float(a) for a in self.alphas],
             "same_as": self.same_as,
+            "test_correct": None if self.test_correct is None
+            else [int(v) for v in self.test_correct],
+            "best_epochs": None if self.best_epochs is None
+            else [int(v) for v in self.best_epochs],
         }
 
     @classmethod
@@ -137,6 +152,10 @@ class ConfigResult:
             screening=None if d.get("screening") is None else [float(a) for a in d["screening"]],
             alphas=None if d.get("alphas") is None else [float(a) for a in d["alphas"]],
             same_as=None if d.get("same_as") is None else str(d["same_as"]),
+            test_correct=None if d.get("test_correct") is None
+            else [int(v) for v in d["test_correct"]],
+            best_epochs=None if d.get("best_epochs") is None
+            else [int(v) for v in d["best_epochs"]],
         )
 
 
@@ -175,6 +194,8 @@ class ExperimentResult:
         How the search ran: its stages, training sizes, finalists.
     recommended : dict or None
         The pipeline to use (see :meth:`recommend`), set by :func:`run_experiment`.
+    device : str or None
+        Where the CNN trained (``"cpu (2 threads)"``, ``"cuda (...)"``); None for the others.
     """
 
     dataset: dict[str, Any]
@@ -193,6 +214,14 @@ class ExperimentResult:
     chance: float = 0.0
     search: dict[str, Any] = field(default_factory=dict)
     recommended: dict[str, Any] | None = None
+    device: str | None = None
+
+    @property
+    def one_split(self) -> bool:
+        """True when there is one train/test split: intervals and p-values are then over its
+        test clips (:func:`~sndiag.experiment.binomial_ci`,
+        :func:`~sndiag.experiment.mcnemar_test`), not over folds."""
+        return self.folds == 1
 
     @property
     def best(self) -> ConfigResult | None:
@@ -213,8 +242,14 @@ class ExperimentResult:
         """``(mean difference a - b, corrected paired t-test p-value)`` on the shared folds.
 
         Two configurations of the same stage compare their fold accuracies; a finished one and
-        a screened one compare at the screening stage, where both were measured.
+        a screened one compare at the screening stage, where both were measured. With one split
+        the test is McNemar's, paired by test clip.
         """
+        if self.one_split:
+            if a.test_correct is None or b.test_correct is None \
+                    or len(a.test_correct) != len(b.test_correct):
+                return (a.mean - b.mean, math.nan)
+            return (a.mean - b.mean, mcnemar_test(a.test_correct, b.test_correct))
         if a.stage == b.stage:
             fa, fb = a.fold_accuracies, b.fold_accuracies
             n_train, n_test = (a.n_train or self.n_train), (a.n_test or self.n_test)
@@ -251,6 +286,7 @@ class ExperimentResult:
             "cancelled": bool(self.cancelled),
             "seconds": float(self.seconds),
             "random_state": int(self.random_state),
+            "device": self.device,
         }
 
     @classmethod
@@ -276,6 +312,7 @@ class ExperimentResult:
                 seconds=float(d.get("seconds", 0.0)), random_state=int(d.get("random_state", 0)),
                 chance=_float(d.get("chance", 0.0)), search=dict(d.get("search") or {}),
                 recommended=None if d.get("recommended") is None else dict(d["recommended"]),
+                device=None if d.get("device") is None else str(d["device"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, DataError):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from sndiag.errors import DataError, ParameterError
+from sndiag.experiment._cnn import BATCH_SIZE, CNN_WIDTHS, PATIENCE, VAL_SHARE
 from sndiag.experiment._crosscheck import stratified_check
 from sndiag.experiment._fit import (
     CLASSIFIERS,
@@ -27,9 +28,19 @@ from sndiag.experiment._search import (
     Stage,
     staged_search,
 )
-from sndiag.experiment._significance import corrected_ci, corrected_ttest
-from sndiag.experiment._space import DEFAULT_SCALERS, Candidate, parse_candidates
-from sndiag.experiment._splits import plan_splits
+from sndiag.experiment._significance import (
+    binomial_ci,
+    corrected_ci,
+    corrected_ttest,
+    mcnemar_test,
+)
+from sndiag.experiment._space import (
+    DEFAULT_SCALERS,
+    INPUT_BATCHNORM,
+    Candidate,
+    parse_candidates,
+)
+from sndiag.experiment._splits import CVPlan, plan_splits
 from sndiag.experiment._verdict import recommend, verdict
 from sndiag.masks import MaskSpec
 
@@ -39,6 +50,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MASKS", "DEFAULT_SCALERS", "run_experiment"]
 
+#: Training epochs when none are given (the CNN's are a cap: it stops early).
+DEFAULT_EPOCHS: dict[str, int] = {"mlp": 20, "cnn": 15}
 #: Masks of the default search: none, and the auto-flagged rows (dropped when they flag none).
 DEFAULT_MASKS: tuple[str, ...] = ("none", "auto")
 
@@ -130,7 +143,7 @@ def run_experiment(
     masks: Sequence[str | MaskSpec] | None = DEFAULT_MASKS,
     classifier: Classifier = "ridge",
     folds: int | None = None,
-    epochs: int = 20,
+    epochs: int | None = None,
     groups: Literal["auto", "none"] | Sequence[Any] | np.ndarray = "auto",
     n_jobs: int = 2,
     random_state: int = 0,
@@ -159,17 +172,25 @@ def run_experiment(
         Masks (:class:`~sndiag.masks.MaskSpec` or its text: ``"snr<0.5"``,
         ``"p10+rows:43-59+auto"``); ``"none"`` is always included. Every scaler runs with every
         mask; a mask is built on each training fold's raw statistics. A mask that masks nothing
-        on any fold is left out with a note.
+        on any fold is left out with a note. In the CNN's default comparison these are the masks
+        its ridge search tries (the pick keeps its mask; the other three run unmasked).
     classifier : {"ridge", "logreg", "mlp", "cnn"}
         ``"ridge"`` (default): least-squares classification solved in closed form, regularization
         chosen by group-wise inner CV (:class:`RidgeDualClassifier`). ``"logreg"``: logistic
         regression to ``tol=1e-4`` (not converged when it needs more than 1000 iterations).
         ``"mlp"``: a 128-unit MLP trained ``epochs`` epochs with per-epoch curves.
+        ``"cnn"``: a small CNN (:class:`~sndiag.experiment.SmallCNN`, PyTorch: the extra
+        ``sndiag[cnn]``) with early stopping and per-epoch and per-minibatch curves; it trains in
+        this process, one configuration after the other. Its default comparison (``scalers``
+        None) is the raw data, ``standard``, the pipeline that the ridge search recommends on
+        the training clips, and ``batchnorm`` (the raw data into a BatchNorm first layer).
     folds : int, optional
         Outer folds. Default: one per group with at most 10 groups (leave one group out), else 5
-        (group-wise when there are groups).
-    epochs : int
-        Training epochs of ``"mlp"``/``"cnn"``.
+        (group-wise when there are groups). The CNN's default is the first of those splits
+        only: one training run per pipeline, with intervals and p-values over its test clips.
+    epochs : int, optional
+        Training epochs of ``"mlp"`` (default 20) and ``"cnn"`` (at most; default 15, with early
+        stopping).
     groups : "auto", "none" or array-like [shape=(n_clips,)]
         ``"auto"`` uses ``dataset.groups`` (group-independent folds), ``"none"`` ignores them.
     n_jobs : int
@@ -219,14 +240,28 @@ def run_experiment(
     if why_not:
         raise ParameterError(why_not)
     per_epoch = classifier in ("mlp", "cnn")
+    if epochs is None:
+        epochs = DEFAULT_EPOCHS.get(classifier, 20)
     if per_epoch and (isinstance(epochs, bool) or not isinstance(epochs, int | np.integer)
                       or not 1 <= epochs <= 1000):
         raise ParameterError(f"epochs={epochs!r} must be an integer between 1 and 1000")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs == 0:
         raise ParameterError(f"n_jobs={n_jobs!r} must be a non-zero integer (1, 2, ..., or -1)")
-    scaler_list, notes = _check_scalers(scalers)
     mask_specs = _check_masks(masks)
-    cands = parse_candidates(scaler_list, mask_specs)  # unknown names fail before any work
+    cnn_default = classifier == "cnn" and scalers is None
+    if cnn_default:  # the ridge search's pick joins these once it is known
+        notes: list[str] = []
+        cands = parse_candidates(["none", "standard", INPUT_BATCHNORM], [MaskSpec()])
+    else:
+        scaler_list, notes = _check_scalers(scalers)
+        if classifier == "cnn" and "standard" not in scaler_list:
+            scaler_list.insert(1, "standard")
+            notes.append("added the question's per-pixel standardization 'standard': the CNN's "
+                         "curves always show it beside the raw data")
+        cands = parse_candidates(scaler_list, mask_specs)  # unknown names fail before any work
+    if classifier != "cnn" and any(c.scaler == INPUT_BATCHNORM for c in cands):
+        raise ParameterError(f"{INPUT_BATCHNORM!r} is a layer of the CNN (BatchNorm on its "
+                             "input), not a scaler: use it with classifier='cnn'")
 
     if isinstance(groups, str):
         if groups not in ("auto", "none"):
@@ -242,9 +277,30 @@ def run_experiment(
             "no scaling can make them separable; check the extraction (silent or constant "
             "clips, or values near the float32 limit such as 1e-44)")
     plan = plan_splits(dataset.y, groups=group_arr, folds=folds, random_state=random_state)
+    if classifier == "cnn" and folds is None:
+        plan = plan.first_split(None if group_arr is None else np.asarray(group_arr))
     notes += list(plan.notes)
     X = dataset.X
     y = dataset.y
+    preselect: dict[str, Any] | None = None
+    offset = [0]
+    if cnn_default:
+        n_cnn = (len(cands) + 1) * plan.n_folds * int(epochs)
+
+        def pre_progress(done: int, total: int) -> None:
+            offset[0] = done
+            if progress is not None:
+                progress(done, total + n_cnn)
+
+        cands, preselect = _cnn_preselect(
+            dataset, plan, whole=folds is not None, groups=groups, masks=mask_specs,
+            cands=cands, n_jobs=n_jobs, random_state=random_state, progress=pre_progress,
+            cancel=cancel, notes=notes)
+    report = progress
+    if progress is not None and cnn_default:
+        def report(done: int, total: int) -> None:
+            progress(offset[0] + done, offset[0] + total)
+
     cands, data = _compress(cands, X, dataset.config, notes)
     if classifier == "ridge":
         notes.append("ridge = least-squares classification solved in closed form (always at its "
@@ -254,28 +310,47 @@ def run_experiment(
     elif classifier == "logreg":
         notes.append(f"logreg = LogisticRegression(lbfgs, tol={LOGREG_TOL:g}); a fit that needs "
                      f"more than {LOGREG_MAX_ITER} iterations is flagged as not converged")
-    else:
+    elif classifier == "mlp":
         notes.append(f"{classifier} trained {epochs} epochs; a fold's accuracy is the one after the "
                      "last epoch (not the best epoch); not converged when its training loss was "
                      "still falling over the last fifth of the epochs")
+    else:
+        notes.append(
+            f"cnn = a small CNN (3 blocks of 3x3 conv, ReLU and 2x2 max-pool with "
+            f"{'/'.join(map(str, CNN_WIDTHS))} channels, max over time, one dense layer; PyTorch) "
+            f"trained up to {epochs} epochs with Adam on minibatches of {BATCH_SIZE}, one "
+            f"configuration after the other; {VAL_SHARE:.0%} of each training part "
+            + ("(whole groups) " if plan.grouped else "")
+            + f"is held out as validation: training stops when its loss has not fallen for "
+            f"{PATIENCE} epochs, and the weights of the epoch with the lowest validation loss are "
+            "scored on the test part; not converged when it was still falling at the last epoch")
     kw = {"y": y, "groups": None if group_arr is None or not plan.grouped else np.asarray(group_arr),
           "classifier": classifier, "classes": np.unique(y),
           "epochs": epochs if per_epoch else None, "shape": dataset.shape,
           "config": dataset.config, "random_state": int(random_state)}
     outcome = staged_search(cands, X=X, data=data, y=y, groups=kw["groups"], plan=plan, kw=kw,
                             classifier=classifier, n_jobs=n_jobs, seed=random_state,
-                            progress=progress, cancel=cancel, provenance=dataset.provenance)
+                            progress=report, cancel=cancel, provenance=dataset.provenance)
     chance = _chance(y, plan.splits)
     configurations, more = _assemble(outcome, classifier, chance)
     notes += more
     if outcome.cancelled:
         notes.append("cancelled: only what finished is kept")
+    search = _search_info(outcome, len(cands))
+    if preselect is not None:
+        search["preselect"] = preselect
+    device = next((o.get("device") for st in (outcome.final,) for outs in st.outputs.values()
+                   for o in outs if o is not None and o.get("device")), None)
+    if device is not None:
+        from sndiag.experiment._cnn import device_text
+
+        device = device_text(device)
+        notes.append(f"the CNN trained on {device}")
     result = ExperimentResult(
         dataset=dataset.summary(), classifier=classifier, folds=plan.n_folds,
         splitter=plan.splitter, configurations=configurations, n_train=plan.n_train,
         n_test=plan.n_test, notes=notes, grouped=plan.grouped, cancelled=outcome.cancelled,
-        random_state=int(random_state), chance=chance,
-        search=_search_info(outcome, len(cands)),
+        random_state=int(random_state), chance=chance, search=search, device=device,
     )
     if stats is None and configurations:
         from sndiag.stats import compute_stats
@@ -312,6 +387,50 @@ def _crosscheck(result: ExperimentResult, dataset: Dataset, data: dict[str, np.n
                             n_jobs=n_jobs)
 
 
+def _cnn_preselect(dataset: Dataset, plan: CVPlan, *, whole: bool,
+                   groups: Literal["auto", "none"] | Sequence[Any] | np.ndarray,
+                   masks: list[MaskSpec], cands: list[Candidate], n_jobs: int,
+                   random_state: int, progress: Callable[[int, int], None],
+                   cancel: Callable[[], bool] | None,
+                   notes: list[str]) -> tuple[list[Candidate], dict[str, Any]]:
+    """The default CNN comparison's "recommended pipeline": what the ridge search recommends.
+
+    With one split the search runs on that split's training part only (its own group-wise
+    folds), so the pipeline is chosen without the CNN's test clips; with folds it runs on every
+    clip (a note says so: the choice has seen each fold's test clips). The pick joins ``cands``
+    (the raw data, ``standard`` and ``batchnorm``) after ``standard``.
+    """
+    idx = np.arange(dataset.n_clips) if whole else plan.splits[0][0]
+    sub = dataset if whole else dataset.subset(idx)
+    sub_groups = groups if isinstance(groups, str) else np.asarray(groups)[idx]
+    pre = run_experiment(sub, masks=masks, classifier="ridge", groups=sub_groups, n_jobs=n_jobs,
+                         random_state=random_state, progress=progress, cancel=cancel)
+    where = "every clip" if whole else f"the {idx.size} training clips of the split"
+    rec = pre.recommended
+    info: dict[str, Any] = {"classifier": "ridge", "clips": int(idx.size), "on": where,
+                            "splitter": pre.splitter, "seconds": pre.seconds,
+                            "cancelled": pre.cancelled,
+                            "recommended": None if rec is None else {
+                                k: rec[k] for k in ("scaler", "mask", "mean", "ci_low",
+                                                    "ci_high")}}
+    if pre.cancelled:
+        return cands, info
+    if rec is None:
+        notes.append(f"the ridge search on {where} recommended no pipeline, so the CNN compares "
+                     "the raw data, per-pixel standardization and the BatchNorm layer only")
+        return cands, info
+    pick = parse_candidates([rec["scaler"]], [MaskSpec.parse(rec["mask"])])[0]
+    notes.append(f"the pipeline recommended for this comparison, {pick.label}, is what the ridge "
+                 f"search ({pre.search.get('candidates', '?')} pipelines, {pre.splitter}) "
+                 f"recommends on {where} ({100 * rec['mean']:.1f}% with ridge)"
+                 + ("; it has seen every fold's test clips, so the CNN's score of it is a little "
+                    "optimistic" if whole else "; the CNN's test clips took no part in choosing "
+                    "it"))
+    if all(c.label != pick.label for c in cands):
+        cands = [*cands[:2], pick, *cands[2:]]
+    return cands, info
+
+
 def _search_info(outcome: SearchOutcome, n_candidates: int) -> dict[str, Any]:
     info: dict[str, Any] = {"candidates": n_candidates,
                             "fitted": n_candidates - len(outcome.same_as) - len(outcome.dropped),
@@ -319,6 +438,24 @@ def _search_info(outcome: SearchOutcome, n_candidates: int) -> dict[str, Any]:
     if outcome.screen is not None:
         info["screening"] = {"share": SCREEN_SHARE, "n_train": outcome.screen.n_train}
     return info
+
+
+def _mean_curves(curves: list[dict[str, list[float]]]) -> dict[str, list[float]] | None:
+    """Each curve's mean over folds, epoch by epoch (a fold that stopped early counts for the
+    epochs it ran)."""
+    if not curves:
+        return None
+    out: dict[str, list[float]] = {}
+    for key in dict.fromkeys(k for c in curves for k in c):
+        rows = [list(c[key]) for c in curves if key in c]
+        n = max(len(r) for r in rows)
+        grid = np.full((len(rows), n), np.nan)
+        for i, r in enumerate(rows):
+            grid[i, :len(r)] = np.asarray(r, dtype=float)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[key] = np.nanmean(grid, axis=0).tolist() if n else []
+    return out
 
 
 def _stage_result(stage: Stage, i: int) -> dict[str, Any] | None:
@@ -350,8 +487,13 @@ def _assemble(outcome: SearchOutcome, classifier: str,
         stage, res = by_stage[i]
         accs = res["acc"]
         outs = res["outs"]
-        lo, hi = corrected_ci(accs, n_train=res["n_train"], n_test=res["n_test"],
-                              bounds=(0.0, 1.0))
+        test_correct = None
+        if len(accs) == 1:  # one split: an interval over its test clips
+            test_correct = [int(v) for v in outs[0]["correct"]]
+            lo, hi = binomial_ci(test_correct)
+        else:
+            lo, hi = corrected_ci(accs, n_train=res["n_train"], n_test=res["n_test"],
+                                  bounds=(0.0, 1.0))
         cnotes: list[str] = []
         converged = all(o["converged"] for o in outs)
         if not converged:
@@ -359,7 +501,10 @@ def _assemble(outcome: SearchOutcome, classifier: str,
             why = {"logreg": f"logistic regression needed more than {LOGREG_MAX_ITER} "
                              "iterations (slow convergence on this scaling)",
                    "mlp": "the training loss was still falling at the last epoch (more epochs "
-                          "would change the accuracy)"}.get(classifier, "the fit did not converge")
+                          "would change the accuracy)",
+                   "cnn": "the validation loss was still falling when the epochs ran out (more "
+                          "epochs could change the accuracy)"}.get(classifier,
+                                                                    "the fit did not converge")
             cnotes.append(f"not converged in {n_bad}/{len(outs)} folds: {why}")
         for m in sorted({m for o in outs for m in o["messages"]}):
             cnotes.append(f"{m} in {sum(m in o['messages'] for o in outs)}/{len(outs)} folds")
@@ -376,15 +521,7 @@ def _assemble(outcome: SearchOutcome, classifier: str,
         if stage == "screening":
             cnotes.append(f"screened only (trained on {SCREEN_SHARE:.0%} of each training "
                           "fold): the finished candidates beat it")
-        epochs = None
-        curves = [o["curves"] for o in outs if o.get("curves") is not None]
-        if curves:
-            acc_curves = np.array([c[0] for c in curves], dtype=float)
-            loss_curves = np.array([c[1] for c in curves], dtype=float)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                epochs = {"val_accuracy": np.nanmean(acc_curves, axis=0).tolist(),
-                          "val_loss": np.nanmean(loss_curves, axis=0).tolist()}
+        epochs = _mean_curves([o["curves"] for o in outs if o.get("curves") is not None])
         j = outcome.same_as.get(i, i)
         screening = None
         if stage == "final" and outcome.screen is not None:
@@ -399,13 +536,17 @@ def _assemble(outcome: SearchOutcome, classifier: str,
             at_chance=at_chance, stage=stage, n_train=list(res["n_train"]),
             n_test=list(res["n_test"]), screening=screening,
             alphas=None if alphas is None or None in alphas else alphas,
-            same_as=None if same is None else cands[same].label))
+            same_as=None if same is None else cands[same].label, test_correct=test_correct,
+            best_epochs=[int(o["best_epoch"]) for o in outs] if classifier == "cnn" else None))
     base = next((c for c in out if c.scaler == "none" and c.mask == "none"), None)
     for c in out:
         if base is not None and c is not base:
+            if c.test_correct is not None and base.test_correct is not None:
+                c.p_vs_none = mcnemar_test(c.test_correct, base.test_correct)
+                continue
             ref = base.fold_accuracies if c.stage == base.stage else \
                 (base.screening if c.stage == "screening" else None)
-            if ref is not None:
+            if ref is not None and len(ref) >= 2:
                 _, c.p_vs_none = corrected_ttest(c.fold_accuracies, ref, n_train=c.n_train,
                                                  n_test=c.n_test)
     if outcome.dropped:

@@ -186,8 +186,13 @@ def staged_search(cands: list[Candidate], *, X: np.ndarray, data: dict[str, np.n
         The dataset's provenance, for the masks (:meth:`sndiag.masks.MaskSpec.build`).
     """
     k = plan.n_folds
-    # Screening pays only when there is something to drop or a regularization to choose.
-    halve = len(cands) > MAX_FINALISTS + 2 or classifier == "ridge"
+    # Screening pays only when there is something to drop or a regularization to choose; the
+    # CNN is never screened (a quarter of the clips would train a different network).
+    halve = classifier != "cnn" and (len(cands) > MAX_FINALISTS + 2 or classifier == "ridge")
+    # The CNN trains here, one fit after the other, and reports every epoch; the others count
+    # one step per fit.
+    per_epoch = classifier == "cnn"
+    unit = int(kw["epochs"]) if per_epoch else 1
     screen_splits = screening_splits(plan, y, seed) if halve else None
     stages = [s for s in ((screen_splits, "screening"), (list(plan.splits), "final")) if s[0]]
     masked = {name: _masked(cands, splits, X, provenance) for splits, name in stages}
@@ -208,11 +213,22 @@ def staged_search(cands: list[Candidate], *, X: np.ndarray, data: dict[str, np.n
     final = Stage("final", list(plan.splits))
     must = [i for i in unique if cands[i].is_raw
             or (cands[i].name == "standard" and cands[i].mask.is_empty)]
-    est_final = min(len(unique), MAX_FINALISTS + len(must))
-    total = [(len(unique) * k if screen else 0) + est_final * k]
+    est_final = len(unique) if not screen else min(len(unique), MAX_FINALISTS + len(must))
+    total = [(len(unique) * k if screen else 0) + est_final * k * unit]
     done = [0]
     if progress is not None:
         progress(0, total[0])
+    stop = cancel if cancel is not None else (lambda: False)
+    if per_epoch:
+        n_jobs = 1
+
+        def tick() -> bool:
+            done[0] += 1
+            if progress is not None:
+                progress(min(done[0], total[0]), total[0])
+            return not stop()
+
+        kw = {**kw, "on_epoch": tick, "should_stop": stop}
 
     def tasks_for(stage: Stage, which: list[int], alphas: dict[tuple[int, int], float] | None
                   ) -> list[FoldTask]:
@@ -230,12 +246,15 @@ def staged_search(cands: list[Candidate], *, X: np.ndarray, data: dict[str, np.n
 
     def on_done(stage: Stage) -> Callable[[dict[str, Any]], bool]:
         def record(out: dict[str, Any]) -> bool:
+            if out.get("cancelled"):  # a fit stopped halfway is not a result
+                return False
             i, f, _ = out["key"]
             stage.outputs[i][f] = out
-            done[0] += 1
+            # a CNN's epochs were counted as they ran; early stopping skips the rest
+            done[0] += unit - int(out.get("epochs_run", 0)) if per_epoch else 1
             if progress is not None:
                 progress(done[0], total[0])
-            return not (cancel is not None and cancel())
+            return not stop()
         return record
 
     outcome = SearchOutcome(cands, screen, final, [], same_as, dropped)
@@ -257,7 +276,7 @@ def staged_search(cands: list[Candidate], *, X: np.ndarray, data: dict[str, np.n
         else:
             finalists = unique
         outcome.finalists = finalists
-        total[0] = done[0] + len(finalists) * k
+        total[0] = done[0] + len(finalists) * k * unit
         if not _run_tasks(tasks_for(final, finalists, alphas), shared, kw, n_jobs=n_jobs,
                           on_done=on_done(final)):
             outcome.cancelled = True

@@ -125,3 +125,79 @@ def corrected_ttest(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.nda
     t = mean / math.sqrt(var * (1.0 / k + _ratio(n_train, n_test)))
     p = float(2.0 * sps.t.sf(abs(t), k - 1))
     return (float(t), p)
+
+
+def binomial_ci(correct: Sequence[int] | np.ndarray, *,
+                confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of an accuracy measured on one test set.
+
+    With one split there are no fold scores to spread: the interval treats the test clips as
+    independent draws, so it covers other clips like them (e.g. of the same held-out group),
+    not other groups, nor another training run.
+
+    Parameters
+    ----------
+    correct : array-like of 0/1 [shape=(n_test,)]
+        Whether each test clip was classified correctly.
+    confidence : float
+
+    Returns
+    -------
+    (low, high) : tuple of float
+
+    Examples
+    --------
+    >>> lo, hi = binomial_ci([1] * 80 + [0] * 20)
+    >>> round(lo, 3), round(hi, 3)
+    (0.711, 0.867)
+    """
+    c = np.asarray(correct, dtype=float)
+    if c.ndim != 1 or c.size < 1:
+        raise ParameterError(f"need at least 1 test clip for an interval, got {c.size}")
+    if not 0 < confidence < 1:
+        raise ParameterError(f"confidence={confidence} must be in (0, 1), e.g. 0.95")
+    n = c.size
+    p = float(c.mean())
+    z = float(sps.norm.ppf(0.5 + confidence / 2))
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mcnemar_test(a: Sequence[int] | np.ndarray, b: Sequence[int] | np.ndarray) -> float:
+    """Exact McNemar test of two classifiers scored on the same test clips (two-sided p-value).
+
+    Only the clips where they disagree count: under "equally accurate", each such clip is a
+    fair coin, so the p-value is the two-sided binomial test of ``b01`` successes in
+    ``b01 + b10``. Like :func:`binomial_ci`, it is about these test clips: one training run of
+    each, one split.
+
+    Parameters
+    ----------
+    a, b : array-like of 0/1 [shape=(n_test,)]
+        Per clip correctness of the two, in the same order.
+
+    Returns
+    -------
+    float
+        1.0 when they never disagree.
+
+    Examples
+    --------
+    >>> a = [1] * 60 + [0] * 40
+    >>> b = [1] * 45 + [0] * 15 + [1] * 2 + [0] * 38
+    >>> round(mcnemar_test(a, b), 4)
+    0.0023
+    >>> mcnemar_test(a, a)
+    1.0
+    """
+    x = np.asarray(a, dtype=bool)
+    y = np.asarray(b, dtype=bool)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ParameterError(f"paired clips need the same test set; got shapes {x.shape} and "
+                             f"{y.shape}")
+    only_a = int(np.sum(x & ~y))
+    only_b = int(np.sum(~x & y))
+    if only_a + only_b == 0:
+        return 1.0
+    return float(min(1.0, sps.binomtest(only_a, only_a + only_b, 0.5).pvalue))

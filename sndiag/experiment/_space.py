@@ -23,8 +23,8 @@ from sklearn.base import BaseEstimator
 from sndiag.errors import ParameterError
 from sndiag.masks import MaskSpec
 
-__all__ = ["COMPRESSIONS", "DEFAULT_SCALERS", "SCALINGS", "Candidate", "default_space",
-           "parse_candidates", "same_model_key"]
+__all__ = ["COMPRESSIONS", "DEFAULT_SCALERS", "INPUT_BATCHNORM", "SCALINGS", "Candidate",
+           "default_space", "parse_candidates", "same_model_key"]
 
 #: Compressions of the default search (stateless; computed once per dataset).
 COMPRESSIONS: tuple[str, ...] = ("none", "db", "log1p", "pcen")
@@ -35,6 +35,9 @@ SCALINGS: tuple[str, ...] = ("none", "standard", "std_floor", "band", "global", 
 DEFAULT_SCALERS: tuple[str, ...] = tuple(
     s if c == "none" else (c if s == "none" else f"{c}+{s}")
     for c in COMPRESSIONS for s in SCALINGS)
+#: Not a scaler but the CNN's remedy, as a pipeline name: the input left as it is (or only
+#: compressed: ``"db+batchnorm"``) and a BatchNorm layer as the network's first layer.
+INPUT_BATCHNORM = "batchnorm"
 #: Scalers that, for a linear model with an intercept and relative regularization, are the
 #: identity: a per-pixel shift (``median``) or one global scale (``global``).
 _NO_OP_FOR_LINEAR = ("none", "global", "median")
@@ -87,8 +90,16 @@ def _split_name(name: str) -> tuple[str, str]:
     """``"db+band"`` -> ``("db", "band")``: the stateless prefix, then the fitted step or none."""
     from sndiag.scalers import SCALERS, make_scaler
 
-    make_scaler(name)  # unknown names and a fitted step before the last fail here, with the fix
     parts = [p.strip() for p in name.split("+")]
+    if parts[-1] == INPUT_BATCHNORM:
+        prefix = "+".join(p for p in parts[:-1] if p != "none")
+        if prefix:
+            _, fitted = _split_name(prefix)
+            if fitted != "none":
+                raise ParameterError(f"{name!r}: only stateless steps (db, log1p, pcen, clip) "
+                                     f"may come before {INPUT_BATCHNORM}, a layer of the CNN")
+        return prefix or "none", INPUT_BATCHNORM
+    make_scaler(name)  # unknown names and a fitted step before the last fail here, with the fix
     if not SCALERS[parts[-1]].stateless:
         return "+".join(parts[:-1]) or "none", parts[-1]
     steps = [p for p in parts if p != "none"]

@@ -50,6 +50,38 @@ class CVPlan:
     def n_test(self) -> list[int]:
         return [int(te.size) for _, te in self.splits]
 
+    def first_split(self, groups: np.ndarray | None = None) -> CVPlan:
+        """This plan cut to its first split (the CNN's default: one training run per pipeline).
+
+        Parameters
+        ----------
+        groups : np.ndarray or None
+            Group of each clip, to name the held-out groups in the note.
+
+        Examples
+        --------
+        >>> y = np.repeat(["a", "b"], 6)
+        >>> g = np.tile(["s1", "s2", "s3"], 4)
+        >>> one = plan_splits(y, groups=g).first_split(g)
+        >>> one.n_folds, one.splitter
+        (1, 'one split: fold 1 of LeaveOneGroupOut over 3 groups')
+        >>> one.notes[-1][:46]
+        'one split: 4 test clips of held-out group s1; '
+        """
+        tr, te = self.splits[0]
+        held = ""
+        if groups is not None and self.grouped:
+            names = sorted({str(v) for v in np.asarray(groups)[te]})
+            held = (f" of held-out group{'s' if len(names) > 1 else ''} "
+                    f"{', '.join(names[:5])}{', ...' if len(names) > 5 else ''}")
+        note = (f"one split: {te.size} test clips{held}; each pipeline is trained once, so its "
+                "95% interval (Wilson) and its p-values (exact McNemar test, paired by test clip) "
+                "count these clips as independent: they say nothing about other groups or another "
+                "training run (ask for folds for an estimate across groups)")
+        kept = tuple(n for n in self.notes if "one fold per group" not in n)
+        return CVPlan(((tr, te),), f"one split: fold 1 of {self.splitter}", self.grouped,
+                      (*kept, note))
+
 
 #: With this many groups or fewer, the default is one fold per group (leave one group out).
 LOGO_MAX_GROUPS = 10

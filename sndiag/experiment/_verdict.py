@@ -54,6 +54,8 @@ def pipeline_text(scaler: str, mask: str = "none") -> str:
     'db (decibels) -> standard (per-pixel standardization), rows 43-59 masked'
     >>> pipeline_text("none")
     'the raw data, no compression or scaling'
+    >>> pipeline_text("batchnorm")
+    "the raw data into batchnorm (a BatchNorm layer as the network's first layer)"
     """
     from sndiag.masks import MaskSpec
     from sndiag.scalers import SCALERS
@@ -62,11 +64,14 @@ def pipeline_text(scaler: str, mask: str = "none") -> str:
              "standard": "per-pixel standardization", "std_floor": "per-pixel standardization "
              "with a std floor", "band": "per-band standardization", "global": "one global "
              "scale", "robust": "per-pixel median/IQR", "median": "per-pixel median centring",
-             "minmax": "per-pixel min-max", "maxabs": "per-pixel max-abs"}
+             "minmax": "per-pixel min-max", "maxabs": "per-pixel max-abs",
+             "batchnorm": "a BatchNorm layer as the network's first layer"}
     parts = [p for p in scaler.split("+") if p != "none"]
     steps = " -> ".join(f"{p} ({short.get(p, SCALERS[p].title if p in SCALERS else p)})"
                         for p in parts)
     text = steps or "the raw data, no compression or scaling"
+    if parts == ["batchnorm"]:
+        text = "the raw data into " + text
     spec = MaskSpec.parse(mask)
     if not spec.is_empty:
         what = spec.describe()
@@ -108,6 +113,9 @@ def _cause(c: ConfigResult, result: ExperimentResult) -> str:
         return ("compressed values are left unscaled (around -100 dB for silence): "
                 f"{result.classifier} optimizes poorly on them; scale after compressing "
                 f"(e.g. {last}+standard)")
+    if not c.converged and result.classifier in ("mlp", "cnn"):
+        return ("still learning when the epochs ran out: more epochs could change its "
+                "accuracy")
     if not c.converged:
         return "the optimizer stopped before its optimum on this scaling"
     if not compressed and result.dataset.get("scale_guess") == "linear":
@@ -212,17 +220,23 @@ def verdict(result: ExperimentResult, stats: PixelStats | None = None) -> str:
     k = result.folds
     fold_kind = ("leave-one-group-out" if "LeaveOneGroupOut" in result.splitter
                  else "group-independent" if result.grouped else "stratified")
+    over = f"over {k} {fold_kind} folds"
+    if result.one_split:
+        n_test = sum(result.n_test)
+        over = (f"on {n_test} test clips of {'a held-out group' if result.grouped else 'one split'}"
+                f", one training run")
     best = result.best
     raw = result.get("none")
     standard = result.get("standard")
     if best is None:
         parts.append("No configuration can be recommended: not one both converged and scored "
-                     f"above chance ({_pct(result.chance)}) on whole training folds.")
+                     f"above chance ({_pct(result.chance)})"
+                     + (" on whole training folds." if not result.one_split else "."))
     else:
         head = "Use " + (pipeline_text(best.scaler, best.mask) if best is not raw
                          else "the raw data (no compression, no scaling)")
-        head += (f": {_pct(best.mean)} mean accuracy ({_ci(best)}) over {k} {fold_kind} folds "
-                 f"({result.classifier})")
+        head += (f": {_pct(best.mean)} {'accuracy' if result.one_split else 'mean accuracy'} "
+                 f"({_ci(best)}) {over} ({result.classifier})")
         gains = []
         if raw is not None and best is not raw:
             diff, p = result.compare(best, raw)
@@ -237,7 +251,8 @@ def verdict(result: ExperimentResult, stats: PixelStats | None = None) -> str:
                 and result.compare(best, c)[1] >= ALPHA]
         if ties:
             names = ", ".join(c.label for c in sorted(ties, key=lambda c: -c.mean)[:4])
-            parts.append(f"Not distinguishable from it on these folds: {names}"
+            parts.append(f"Not distinguishable from it on these "
+                         f"{'test clips' if result.one_split else 'folds'}: {names}"
                          f"{', ...' if len(ties) > 4 else ''}.")
     if raw is not None:
         worse = [c for c in done if c is not raw and c.p_vs_none is not None
@@ -279,7 +294,13 @@ def verdict(result: ExperimentResult, stats: PixelStats | None = None) -> str:
                      f"{info.get('finished', 0)} finished on whole folds; the recommendation "
                      "is chosen among those, on the same folds, so its accuracy is a little "
                      "optimistic.")
-    if k < 5:
+    if result.one_split:
+        parts.append(f"One split: the intervals and p-values (exact McNemar test, paired by clip) "
+                     f"count the {sum(result.n_test)} test clips as independent, so they cover "
+                     "other clips like them, not other groups, nor another training run of the "
+                     "network (a new seed can move it a few points); run with folds for an "
+                     "estimate across groups.")
+    elif k < 5:
         parts.append(f"'Not distinguishable' is not 'equal': {k} folds of {sum(result.n_test)} "
                      "clips cannot resolve smaller differences; more folds or data might.")
     return " ".join(parts)

@@ -372,12 +372,59 @@ def test_experiment_mlp_run_shows_curves_and_a_verdict(page: Any, base_url: str,
         has_text="Per-pixel standardization (the question's")
     expect(verdict).to_be_visible()
     expect(verdict).to_contain_text(re.compile(r"Use |No configuration can be recommended"))
-    curves = chart_titled(page, "validation accuracy (%)")
+    curves = chart_titled(page, "validation accuracy per epoch")
     expect(curves).to_have_count(1, timeout=STEP)
-    expect(curves.locator(".scatterlayer .trace")).to_have_count(3 * 2)  # accuracy + loss
+    # validation and training accuracy, training cost, validation loss (no minibatches: MLP)
+    expect(curves.locator(".scatterlayer .trace")).to_have_count(3 * 4)
     expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible()
     no_errors(page)
     shot(page, "experiment-mlp")
+
+
+def test_experiment_cnn_default_comparison_shows_the_question_curves(page: Any, base_url: str,
+                                                                    shot: Any) -> None:
+    """The CNN's default comparison on the FSDD sample, 3 epochs: raw, per-pixel standard, the
+    ridge search's pick and the BatchNorm layer, one group split, the question's four plots."""
+    pytest.importorskip("torch", reason="the CNN extra (sndiag[cnn]) is not installed")
+    open_url(page, f"{base_url}/experiment", "Experiment")
+    page.get_by_text("Small CNN on the images", exact=False).click()
+    wait_idle(page)
+    expect(page.get_by_text("Raw, per-pixel standard, the ridge search's pick, BatchNorm first "
+                            "layer")).to_be_visible(timeout=STEP)
+    masks = multiselect(page, "Also run every pipeline with these masks")
+    masks.get_by_role("button", name="Clear all").click()
+    wait_idle(page)
+    epochs = page.get_by_role("slider", name="Epochs (CNN: at most; it stops early)")
+    press(page, epochs, "Home")
+    press(page, epochs, "ArrowRight", times=2)      # 3 epochs
+    expect(epochs).to_have_attribute("aria-valuetext", "3")
+    expect(page.get_by_text(re.compile(r"^4 configurations, each trained up to 3 epochs"))
+           ).to_be_visible(timeout=STEP)
+
+    page.get_by_role("button", name="Run experiment").click()
+    expect(page.get_by_text(re.compile(r"steps \(ridge fits, then CNN epochs\) done"))
+           ).to_be_visible(timeout=STEP)
+    expect(page.get_by_text(re.compile(r"^Result this session: cnn on (cpu|cuda|mps)"))
+           ).to_be_visible(timeout=240_000)
+    wait_idle(page)
+    caption = page.get_by_text(re.compile(r"^Result this session: cnn")).inner_text()
+    assert "one split: fold 1 of LeaveOneGroupOut" in caption, caption
+    verdict = page.locator('[data-testid="stAlert"]').filter(has_text="One split:")
+    expect(verdict).to_be_visible()
+    expect(verdict).to_contain_text(re.compile(r"Use |No configuration can be recommended"))
+    curves = chart_titled(page, "validation accuracy per epoch")
+    expect(curves).to_have_count(1, timeout=STEP)
+    for title in ("training accuracy per epoch", "training accuracy per minibatch",
+                  "training cost per epoch"):
+        expect(curves).to_contain_text(title)
+    # 5 traces per configuration: the four panels and the dotted validation loss
+    traces = curves.locator(".scatterlayer .trace")
+    expect(traces).to_have_count(20, timeout=STEP)     # 4 configurations
+    legend = curves.locator(".legend")
+    for name in ("original (none)", "normalized (standard)", "batchnorm"):
+        expect(legend).to_contain_text(name)
+    no_errors(page)
+    shot(page, "experiment-cnn")
 
 
 def test_use_this_sets_the_scalers_and_export_pages_and_the_link(page: Any, base_url: str,
