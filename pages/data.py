@@ -354,10 +354,11 @@ if entries:
     demo_id = cache.demo_dataset().content_hash
     allowed = pick != demo_id and policy.may_delete(user, by_id[pick].added_by)
     why = ("The shipped sample stays." if pick == demo_id else None if allowed
-           else f"Added by {by_id[pick].added_by or 'sndiag'}: only they or an admin may delete it.")
+           else f"Added by {markdown(by_id[pick].added_by or 'sndiag')}: only they or an admin "
+                "may delete it.")
     with c3.popover("Delete", icon=":material/delete:", disabled=not allowed, help=why,
                     width="stretch"):
-        st.markdown(f"Delete **{html.escape(by_id[pick].name)}** (`{pick[:12]}`) for everyone? "
+        st.markdown(f"Delete **{markdown(by_id[pick].name)}** (`{pick[:12]}`) for everyone? "
                     "Links to it stop working.")
         if st.button("Delete for everyone", key="btn_delete", type="primary"):
             with widgets.guard():
@@ -365,7 +366,7 @@ if entries:
                 cache.delete_dataset(pick)
                 if pick == ds.content_hash:
                     state.open_dataset(demo_id)
-                state.notice(f"Deleted **{by_id[pick].name}** from the store.", "success")
+                state.notice(f"Deleted **{markdown(by_id[pick].name)}** from the store.", "success")
                 st.rerun()
 else:
     st.caption("The store is empty.")
