@@ -631,3 +631,17 @@ def test_the_verdict_points_to_the_group_drift_map_when_the_folds_disagree():
     assert "On stratified folds" not in verdict(res)
     res.search["stratified"]["accuracy"] = {"none": 0.80, "standard": 0.70}  # but far easier
     assert "points more than on groups it has not seen" in verdict(res)
+
+
+def test_masks_are_screened_on_the_best_unmasked_pipelines_only():
+    ds = make_ds(n_per_class=16, n_groups=4)
+    X = ds.X.copy()
+    X[:, -1] = 0.0                                    # an empty band: the auto mask flags it
+    ds = Dataset(X, y=ds.y, groups=ds.groups)
+    res = run_experiment(ds, masks=["none", "auto"], n_jobs=1)
+    masked = [c for c in res.configurations if c.mask != "none"]
+    unmasked = [c for c in res.configurations if c.mask == "none"]
+    assert masked and len(masked) < len(unmasked)
+    assert {"none", "standard"} <= {c.scaler for c in masked}
+    assert any("masked variants of the others were not fitted" in n for n in res.notes)
+    assert res.search["fitted"] < res.search["candidates"]

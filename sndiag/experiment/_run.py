@@ -433,7 +433,8 @@ def _cnn_preselect(dataset: Dataset, plan: CVPlan, *, whole: bool,
 
 def _search_info(outcome: SearchOutcome, n_candidates: int) -> dict[str, Any]:
     info: dict[str, Any] = {"candidates": n_candidates,
-                            "fitted": n_candidates - len(outcome.same_as) - len(outcome.dropped),
+                            "fitted": n_candidates - len(outcome.same_as) - len(outcome.dropped)
+                            - len(outcome.skipped),
                             "finished": len(outcome.finalists), "max_finalists": MAX_FINALISTS}
     if outcome.screen is not None:
         info["screening"] = {"share": SCREEN_SHARE, "n_train": outcome.screen.n_train}
@@ -549,6 +550,10 @@ def _assemble(outcome: SearchOutcome, classifier: str,
             if ref is not None and len(ref) >= 2:
                 _, c.p_vs_none = corrected_ttest(c.fold_accuracies, ref, n_train=c.n_train,
                                                  n_test=c.n_test)
+    if outcome.skipped:
+        notes.append(f"masks were screened on the raw data, per-pixel standardization and the "
+                     f"{MAX_FINALISTS} best unmasked pipelines; {len(outcome.skipped)} masked "
+                     "variants of the others were not fitted")
     if outcome.dropped:
         specs = sorted({cands[i].mask.spec for i in outcome.dropped})
         notes.append(f"mask {', '.join(specs)} masks nothing on this data (no row is flagged on "

@@ -80,6 +80,7 @@ class SearchOutcome:
     dropped: list[int] = field(default_factory=list)
     cancelled: bool = False
     notes: list[str] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
 
 
 def _subsample(train: np.ndarray, y: np.ndarray, share: float, seed: int) -> np.ndarray:
@@ -265,10 +266,27 @@ def staged_search(cands: list[Candidate], *, X: np.ndarray, data: dict[str, np.n
             return outcome
         alphas = None
         if screen is not None:
-            if not _run_tasks(tasks_for(screen, unique, None), shared, kw, n_jobs=n_jobs,
+            # Masks are screened on the raw data, per-pixel standardization and the best
+            # unmasked pipelines only: a mask refines a pipeline, it rarely rescues a bad one.
+            first = [i for i in unique if cands[i].mask.is_empty
+                     or cands[i].name in ("none", "standard")]
+            later = [i for i in unique if i not in first]
+            if not _run_tasks(tasks_for(screen, first, None), shared, kw, n_jobs=n_jobs,
                               on_done=on_done(screen)):
                 outcome.cancelled = True
                 return outcome
+            if later:
+                best = {cands[i].name for i in sorted(
+                    (i for i in first if cands[i].mask.is_empty),
+                    key=lambda i: -float(np.mean(screen.accuracies(i))))[:MAX_FINALISTS]}
+                second = [i for i in later if cands[i].name in best]
+                outcome.skipped = [i for i in later if i not in second]
+                total[0] -= len(outcome.skipped) * k
+                if not _run_tasks(tasks_for(screen, second, None), shared, kw, n_jobs=n_jobs,
+                                  on_done=on_done(screen)):
+                    outcome.cancelled = True
+                    return outcome
+                unique = [i for i in unique if i not in outcome.skipped]
             finalists = _finalists(screen, unique, must)
             if classifier == "ridge":
                 alphas = {(i, f): screen.outputs[i][f]["alpha"]  # type: ignore[index]
