@@ -458,3 +458,22 @@ def test_a_group_in_the_file_names_is_offered_and_used(app: AppTest, store_dir: 
     _ok(app)
     assert _metric(app, "Groups") == "3"
     assert app.session_state["ds_id"] != entry.dataset_id
+
+
+def test_flagged_configurations_are_listed_in_full_below_the_table(app: AppTest,
+                                                                    store_dir: Path) -> None:
+    """The table's notes column is cut to its width; every note is also shown whole."""
+    from sndiag.experiment import run_experiment
+
+    ds = _small_dataset(seed=5)
+    entry = FileStore(store_dir).put(ds)
+    res = run_experiment(ds, scalers=["none", "standard", "robust"], masks=["none"], folds=3,
+                         n_jobs=1)
+    long_note = next(n for c in res.configurations for n in c.notes)
+    FileStore(store_dir).put_attachment(entry.dataset_id, "experiment", res.to_dict())
+    app.query_params["ds"] = entry.dataset_id
+    app.run()
+    app.switch_page("pages/experiment.py").run()
+    _ok(app)
+    box = next(e for e in app.expander if e.label.startswith("Why configurations are flagged"))
+    assert any(long_note in shown(m.value) for m in box.markdown)
