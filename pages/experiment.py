@@ -11,6 +11,7 @@ from sndiag.experiment import (
     DEFAULT_SCALERS,
     ExperimentJob,
     ExperimentResult,
+    FitExecutor,
     available_classifiers,
 )
 from sndiag.figures import experiment_bars, experiment_curves
@@ -48,6 +49,16 @@ if ds.y is None or len(ds.classes) < 2:
 
 
 # -- settings ---------------------------------------------------------------------------------
+def _executor() -> FitExecutor | None:
+    """The Dask executor when the deployment sets a scheduler (SNDIAG_SCHEDULER), else None."""
+    settings = cache.settings()
+    if not settings.scheduler:
+        return None
+    from sndiag.distributed import DaskExecutor
+
+    return DaskExecutor(settings.scheduler, shared_dir=settings.shared_dir)
+
+
 def _session_mask() -> str | None:
     """The Mask page's mask as text (SNR rule, rows by hand, auto-flagged rows), if any."""
     spec = widgets.resolved_mask(cache.pixel_stats(ds_id, ds))
@@ -125,6 +136,14 @@ with st.expander("Settings", expanded=not running, icon=":material/tune:"):
         st.caption(f"{n_pipes} pipelines, each screened on a quarter of every training fold; "
                    "the best are finished on whole folds. The full search on 3000 clips takes "
                    "about a minute with ridge.")
+    try:
+        executor = _executor()
+    except SndiagError as exc:
+        executor = None
+        widgets.show_error(exc)
+    if executor is not None:
+        st.caption(f"The fits run on {executor.where} (SNDIAG_SCHEDULER)"
+                   + ("; the CNN trains here on the server." if cnn else "."))
     start = st.button("Run experiment", key="exp_run", type="primary", disabled=running,
                       icon=":material/play_arrow:")
 
@@ -133,7 +152,8 @@ if start:
         job = ExperimentJob(ds, scalers=None if search == "full" else ["none", *scalers],
                             masks=[MaskSpec(), *(MaskSpec.parse(m) for m in masks)],
                             classifier=classifier, folds=None if folds == "auto" else int(folds),
-                            epochs=int(epochs), n_jobs=2, stats=cache.pixel_stats(ds_id, ds))
+                            epochs=int(epochs), n_jobs=2, stats=cache.pixel_stats(ds_id, ds),
+                            executor=executor)
         ss[JOB] = job.start()
         ss["exp_job_ds"] = ds_id
         ss.pop(DONE, None)
@@ -232,8 +252,10 @@ with widgets.guard():
                   on_click=_use, args=(rec,),
                   help="Set the Scalers and Export pages (and the link) to the recommended "
                        "pipeline and mask.")
+    runs_on = result.search.get("runs_on")
     c2.caption(f"Result {origin}: {result.classifier}"
                + (f" on {result.device}" if result.device else "")
+               + (f", fits on {runs_on}" if runs_on and "Dask" in runs_on else "")
                + f", {result.splitter}, {result.seconds:.0f} s"
                + (" — cancelled, partial" if result.cancelled else ""))
 

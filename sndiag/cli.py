@@ -410,10 +410,17 @@ def compare(
     ignore_groups: Annotated[bool, typer.Option(
         "--ignore-groups", help="Ignore clip groups (e.g. speakers): folds are then NOT "
                                 "group-independent.")] = False,
-    jobs: Annotated[int, typer.Option(help="Parallel fits (processes).")] = 2,
+    jobs: Annotated[int, typer.Option(help="Parallel fits (processes; without --scheduler).")]
+        = 2,
     seed: Annotated[int, typer.Option(help="Random seed of splits and classifiers.")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON.")]
         = None,
+    scheduler: SchedulerOpt = None,
+    shared_dir: Annotated[Path | None, typer.Option(
+        help="With --scheduler: a folder this machine and every Dask worker see at the same "
+             "path; the clips are written there once for the workers, then deleted (default: "
+             "SNDIAG_SHARED_DIR, else the temporary folder for local, the dataset's folder for "
+             "a remote scheduler).")] = None,
 ) -> None:
     """Which compression, scaling and mask? Search them against the raw data, and recommend one."""
     from sndiag.experiment import DEFAULT_MASKS, format_table, run_experiment
@@ -425,19 +432,24 @@ def compare(
     if mask_percentile is not None:
         masks.append(MaskSpec(mode="pct", percentile=mask_percentile))
     names = None if scalers is None else [s for s in scalers.split(",") if s.strip()]
-    ds = _load(input, _settings())
+    settings = _settings()
+    executor = _executor(scheduler, shared_dir or settings.shared_dir, input)
+    ds = _load(input, settings)
     bar, update = _progress("training (epochs)" if classifier == "cnn" else "fitting")
     with bar:
         result = run_experiment(ds, scalers=names, masks=masks,
                                 classifier=classifier,  # type: ignore[arg-type]
                                 folds=folds, epochs=epochs, n_jobs=jobs, random_state=seed,
-                                groups="none" if ignore_groups else "auto", progress=update)
+                                groups="none" if ignore_groups else "auto", progress=update,
+                                executor=executor)
     if json_out is not None:
         from sndiag.io.atomic import atomic_write
 
         atomic_write(json_out, json.dumps(result.to_dict(), indent=2))
     _say(f"{ds.name}: {ds.n_clips} clips, {result.splitter}, {result.classifier}"
-         + (f" on {result.device}" if result.device else "") + f", {result.seconds:.1f} s")
+         + (f" on {result.device}" if result.device else "")
+         + (f", fits on {result.search.get('runs_on')}" if executor is not None else "")
+         + f", {result.seconds:.1f} s")
     _say_lines(format_table(result))
     for note in result.notes:
         _say(f"note: {note}")
@@ -461,6 +473,21 @@ def compare(
                  "-o params.npz")
     if json_out is not None:
         _say(f"wrote {json_out}")
+
+
+def _executor(scheduler: str | None, shared_dir: Path | None, data: Path) -> Any:
+    """The Dask executor of ``compare --scheduler`` (None in-process); without a shared folder,
+    a remote cluster uses the dataset's own folder (which its workers must see anyway)."""
+    from sndiag.distributed import parse_scheduler
+
+    spec = parse_scheduler(scheduler)
+    if spec.in_process:
+        return None
+    from sndiag.distributed import DaskExecutor
+
+    if shared_dir is None and spec.kind != "local":
+        shared_dir = data.absolute().parent
+    return DaskExecutor(scheduler, shared_dir=shared_dir)
 
 
 def main() -> None:

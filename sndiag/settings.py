@@ -26,6 +26,10 @@ variable                       meaning                                          
 ``SNDIAG_ALLOWED_USERS``       who may enter: e-mail addresses and ``@domain``  (anyone)
 ``SNDIAG_ADMINS``              e-mail addresses that may delete any dataset     (none)
 ``SNDIAG_STATS_THREADS``       threads of one statistics kernel call            1
+``SNDIAG_SCHEDULER``           where the Experiment page's fits run: ``local``,  (this server)
+                               ``local:N`` or a Dask scheduler address
+``SNDIAG_SHARED_DIR``          a folder every Dask worker sees at the same      (temp folder)
+                               path, for the experiment's clips
 ``BROWSER_PATH``               Chromium for PNG export of figures               (searched)
 =============================  ===============================================  ==============
 
@@ -145,6 +149,12 @@ def _threads(env: Mapping[str, str]) -> int:
     return wanted
 
 
+def _scheduler(env: Mapping[str, str]) -> str | None:
+    """``SNDIAG_SCHEDULER`` as given (checked where it is used); None when unset or "none"."""
+    raw = (env.get("SNDIAG_SCHEDULER") or "").strip()
+    return None if raw.lower() in ("", "none") else raw
+
+
 @dataclass(frozen=True)
 class OidcSettings:
     """An identity provider given by environment variables (OpenID Connect).
@@ -192,6 +202,14 @@ class Settings:
         E-mail addresses that may delete any dataset.
     stats_threads : int
         Threads one call of the statistics kernel may use.
+    scheduler : str or None
+        Where the dashboard's experiment fits run (``sndiag.distributed.parse_scheduler``
+        text); None: on the server, in worker processes.
+    shared_dir : Path or None
+        A folder this machine and every Dask worker see at the same path, where an experiment
+        on Dask writes its clips for the workers (``sndiag compare --shared-dir`` defaults to
+        it); None: the temporary folder (a ``local`` cluster) or, for the CLI and a remote
+        cluster, the dataset's own folder.
     browser_path : str or None
         Chromium for PNG export, when set.
 
@@ -217,6 +235,8 @@ class Settings:
     admins: tuple[str, ...] = ()
     stats_threads: int = 1
     browser_path: str | None = None
+    scheduler: str | None = None
+    shared_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.feature_cache is None:
@@ -244,7 +264,8 @@ class Settings:
                    cookie_secret=_secret(env, "SNDIAG_COOKIE_SECRET"),
                    allowed_users=_names(env, "SNDIAG_ALLOWED_USERS"),
                    admins=_names(env, "SNDIAG_ADMINS"), stats_threads=_threads(env),
-                   browser_path=(env.get("BROWSER_PATH") or None))
+                   browser_path=(env.get("BROWSER_PATH") or None),
+                   scheduler=_scheduler(env), shared_dir=_path(env, "SNDIAG_SHARED_DIR"))
 
 
 def resolve_limits(limits: Limits | None) -> Limits:

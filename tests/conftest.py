@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -24,6 +25,17 @@ def fsdd_dir() -> Path:
     if not FSDD.is_dir() or not any(FSDD.glob("*.wav")):
         pytest.skip(f"FSDD not found at {FSDD}; set SNDIAG_FSDD to its recordings folder")
     return FSDD
+
+
+@pytest.fixture(scope="module")
+def dask_local():
+    """A LocalCluster of 2 single-threaded worker processes, shared by one module's tests and
+    closed (its processes ended) after them."""
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
 
 
 @pytest.fixture

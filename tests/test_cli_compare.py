@@ -117,3 +117,52 @@ def test_compare_unlabelled_and_missing_input_subprocess(tmp_path: Path) -> None
         err = proc.stderr.strip()
         assert err.startswith("error:") and "\n" not in err and message in err
         assert "Traceback" not in proc.stderr
+
+
+def _comparable(d: dict) -> dict:
+    """A compare JSON without wall/CPU times and where the fits ran."""
+    d = {k: v for k, v in d.items() if k != "seconds"}
+    d["search"] = {k: v for k, v in d["search"].items() if k != "runs_on"}
+    d["configurations"] = [{k: v for k, v in c.items() if k not in ("fit_seconds", "cpu_seconds")}
+                           for c in d["configurations"]]
+    return d
+
+
+def test_compare_on_a_local_dask_cluster_matches_in_process(tiny_npz: Path,
+                                                            tmp_path: Path) -> None:
+    """`--scheduler local:2`: the same table and JSON (fold accuracies exactly equal, see
+    tests/test_distributed_search.py), and the cluster's processes are gone afterwards."""
+    psutil = pytest.importorskip("psutil")
+    pytest.importorskip("dask.distributed")
+    args = ["compare", str(tiny_npz), "--scalers", "none,standard,db+band", "--folds", "3"]
+    here, there = tmp_path / "here.json", tmp_path / "there.json"
+    r1 = CliRunner().invoke(app, [*args, "--json", str(here)])
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}  # joblib keeps its workers for reuse
+    r2 = CliRunner().invoke(app, [*args, "--scheduler", "local:2", "--json", str(there)])
+    assert r1.exit_code == 0 and r2.exit_code == 0, r1.output + r2.output
+    first = r2.output.splitlines()[0]
+    assert ", ridge, fits on a local Dask cluster (2 worker processes), " in first
+    assert "fits on" not in r1.output.splitlines()[0]
+    a, b = json.loads(here.read_text()), json.loads(there.read_text())
+    assert b["search"]["runs_on"] == "a local Dask cluster (2 worker processes)"
+    assert [c["fold_accuracies"] for c in b["configurations"]] == \
+        [c["fold_accuracies"] for c in a["configurations"]]
+    assert _comparable(b) == _comparable(a)
+    assert r2.output.splitlines()[1:-1] == r1.output.splitlines()[1:-1]   # but "wrote ..."
+    left = [p for p in me.children(recursive=True) if p.pid not in before and p.is_running()
+            and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == [], [p.cmdline() for p in left]
+
+
+def test_compare_scheduler_with_a_missing_shared_dir_is_one_line(
+        tiny_npz: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SNDIAG_SHARED_DIR", str(tmp_path / "absent"))
+    monkeypatch.setattr(sys, "argv", ["sndiag", "compare", str(tiny_npz), "--scalers", "none",
+                                      "--scheduler", "tcp://127.0.0.1:9"])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: shared_dir=") and "absent" in err and "\n" not in err

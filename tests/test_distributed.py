@@ -1,7 +1,7 @@
 """Scale-out: the scheduler argument, streamed statistics, chunked resumable extraction, Dask.
 
-The Dask tests run a real ``LocalCluster`` of 2 worker processes (one module-scoped cluster,
-~2 s to start) and compare with the in-process results: statistics to a relative error below
+The Dask tests run a real ``LocalCluster`` of 2 worker processes (``dask_local``, one cluster
+per module, ~2 s to start) and compare with the in-process results: statistics to a relative error below
 1e-9 (the quantile sample is the same set of clips, so quantiles are identical), extraction
 bit for bit.
 """
@@ -9,7 +9,6 @@ bit for bit.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import tracemalloc
 from pathlib import Path
@@ -59,16 +58,6 @@ def assert_same_stats(got: PixelStats, ref: PixelStats, rtol: float = 1e-9) -> N
             assert max_rel_err(a, b) < rtol, (name, max_rel_err(a, b))
     for name in ("global_min", "global_max", "global_mean", "global_std"):
         assert max_rel_err(getattr(got, name), getattr(ref, name)) < rtol, name
-
-
-@pytest.fixture(scope="module")
-def dask_local():
-    """A LocalCluster of 2 single-threaded worker processes, shared by this module's tests."""
-    from dask.distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
-        yield client
 
 
 @pytest.fixture

@@ -10,6 +10,9 @@ Modules
 :mod:`~sndiag.distributed.extract`
     :func:`extract_chunked`: audio to spectrograms in chunks of files, written incrementally to a
     folder with a manifest, resumable, assembled into a dataset ``.npz``.
+:mod:`~sndiag.distributed.search`
+    :class:`DaskExecutor`: the experiment's fold fits (``run_experiment(executor=...)``,
+    ``sndiag compare --scheduler``) as Dask tasks, the clips read from a shared folder.
 
 Dask (``pip install 'sndiag[dask]'``) is imported only when a scheduler is used, and the names
 below load their module on first use (a Dask worker that runs statistics never imports librosa).
@@ -27,6 +30,7 @@ from sndiag._lazy import lazy_exports
 
 _LAZY = {
     "ChunkedExtraction": "sndiag.distributed.extract",
+    "DaskExecutor": "sndiag.distributed.search",
     "SchedulerSpec": "sndiag.distributed.client",
     "StreamedStats": "sndiag.distributed.file_stats",
     "dask_client": "sndiag.distributed.client",

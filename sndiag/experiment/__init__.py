@@ -38,19 +38,26 @@ Cancellation
 ``cancel()`` is polled between fits (and by the CNN after every minibatch). When it returns
 True the run stops and returns what is complete, with ``cancelled=True``.
 
+Where the fits run
+------------------
+A :class:`FitExecutor` (``executor=``): by default this process or ``n_jobs`` joblib worker
+processes; :class:`sndiag.distributed.DaskExecutor` runs the same fits as tasks on a Dask
+cluster, the clips read by the workers from a shared folder. The CNN trains in this process.
+
 Layout
 ------
 ``_space`` the search space and which points are the same model, ``_ridge`` the closed-form
-classifier, ``_splits`` the shared outer folds, ``_fit`` one fold's fit, ``_search`` the staged
-search, ``_significance`` corrected CI and paired t-test, ``_result`` result containers and
-JSON, ``_verdict`` :func:`recommend` and :func:`verdict`, ``_run`` :func:`run_experiment`,
-``_job`` a background :class:`ExperimentJob` for user interfaces, ``_cnn`` the CNN. Masks are
-:class:`sndiag.masks.MaskSpec`.
+classifier, ``_splits`` the shared outer folds, ``_fit`` one fold's fit, ``_executor`` where the
+fits run, ``_search`` the staged search, ``_significance`` corrected CI and paired t-test,
+``_result`` result containers and JSON, ``_verdict`` :func:`recommend` and :func:`verdict`,
+``_run`` :func:`run_experiment`, ``_job`` a background :class:`ExperimentJob` for user
+interfaces, ``_cnn`` the CNN. Masks are :class:`sndiag.masks.MaskSpec`.
 """
 
 from __future__ import annotations
 
 from sndiag.experiment._cnn import SmallCNN
+from sndiag.experiment._executor import FitExecutor
 from sndiag.experiment._fit import CLASSIFIERS, available_classifiers
 from sndiag.experiment._job import ExperimentJob
 from sndiag.experiment._result import ConfigResult, ExperimentResult, format_table
@@ -75,6 +82,7 @@ __all__ = [
     "DEFAULT_SCALERS",
     "ExperimentJob",
     "ExperimentResult",
+    "FitExecutor",
     "RidgeDualClassifier",
     "SmallCNN",
     "available_classifiers",

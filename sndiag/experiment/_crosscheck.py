@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from sndiag.experiment._fit import FoldTask, _fit_fold
+from sndiag.experiment._executor import FitExecutor
+from sndiag.experiment._fit import FoldTask
 
 __all__ = ["CHECK_CLIPS", "CHECK_FOLDS", "stratified_check"]
 
@@ -29,7 +30,7 @@ CHECK_FOLDS = 5
 def stratified_check(configs: Sequence[tuple[str, str, str]], *, data: Mapping[str, np.ndarray],
                      y: np.ndarray, kw: Mapping[str, Any], seed: int,
                      masked: Mapping[str, np.ndarray | None] | None = None,
-                     n_jobs: int = 1) -> dict[str, Any]:
+                     executor: FitExecutor | None = None) -> dict[str, Any]:
     """Mean accuracy of each ``(label, compression, scaler)`` on stratified folds, groups ignored.
 
     Parameters
@@ -43,8 +44,8 @@ def stratified_check(configs: Sequence[tuple[str, str, str]], *, data: Mapping[s
         Keyword arguments of the search's fits (classifier, classes, shape, config, ...).
     masked : mapping of label to bool array, optional
         Pixels each configuration's mask zeroes (built on all clips; a quick check).
-    n_jobs : int
-        Parallel fits (joblib).
+    executor : FitExecutor, optional
+        Where the fits run (default: this process).
 
     Returns
     -------
@@ -67,17 +68,23 @@ def stratified_check(configs: Sequence[tuple[str, str, str]], *, data: Mapping[s
     fit_kw = {**kw, "groups": None, "epochs": None}
     out: dict[str, Any] = {"n_clips": int(keep.size), "folds": k, "accuracy": {},
                            "fold_accuracies": {}}
-    from sklearn.utils.parallel import Parallel, delayed
-
-    tasks = [(label, FoldTask(key=(i, 0, f), compression=compression, scaler=scaler,
-                              estimator=None, train=keep[tr], test=keep[te],
-                              masked=None if masked is None else masked.get(label)))
+    labels = [label for label, _, _ in configs]
+    tasks = [FoldTask(key=(i, 0, f), compression=compression, scaler=scaler, estimator=None,
+                      train=keep[tr], test=keep[te],
+                      masked=None if masked is None else masked.get(label))
              for i, (label, compression, scaler) in enumerate(configs)
              for f, (tr, te) in enumerate(splits)]
-    results = Parallel(n_jobs=n_jobs)(delayed(_fit_fold)(task, data[task.compression], **fit_kw)
-                                      for _, task in tasks)
-    for (label, _), res in zip(tasks, results, strict=True):
-        out["fold_accuracies"].setdefault(label, []).append(float(res["accuracy"]))
-    for label, accs in out["fold_accuracies"].items():
-        out["accuracy"][label] = float(np.mean(accs))
+    accs: list[list[float]] = [[0.0] * k for _ in configs]
+
+    def record(res: dict[str, Any]) -> bool:
+        i, _, f = res["key"]
+        accs[i][f] = float(res["accuracy"])
+        return True
+
+    used = {task.compression: data[task.compression] for task in tasks}
+    with (executor or FitExecutor()).bind(used, fit_kw) as run:
+        run(tasks, record)
+    for label, fold_accs in zip(labels, accs, strict=True):
+        out["fold_accuracies"][label] = fold_accs
+        out["accuracy"][label] = float(np.mean(fold_accs))
     return out

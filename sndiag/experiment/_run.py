@@ -12,6 +12,7 @@ import numpy as np
 from sndiag.errors import DataError, ParameterError
 from sndiag.experiment._cnn import BATCH_SIZE, CNN_WIDTHS, PATIENCE, VAL_SHARE
 from sndiag.experiment._crosscheck import stratified_check
+from sndiag.experiment._executor import FitExecutor
 from sndiag.experiment._fit import (
     CLASSIFIERS,
     LOGREG_MAX_ITER,
@@ -150,6 +151,7 @@ def run_experiment(
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     stats: PixelStats | None = None,
+    executor: FitExecutor | None = None,
 ) -> ExperimentResult:
     """Search compression x scaling x mask with one classifier on shared folds, and recommend.
 
@@ -194,7 +196,8 @@ def run_experiment(
     groups : "auto", "none" or array-like [shape=(n_clips,)]
         ``"auto"`` uses ``dataset.groups`` (group-independent folds), ``"none"`` ignores them.
     n_jobs : int
-        Parallel fits (processes); 1 runs in this process, -1 uses every core.
+        Parallel fits (processes); 1 runs in this process, -1 uses every core. Ignored when
+        ``executor`` is given.
     random_state : int
         Seed of the splits, the screening subsamples and the classifiers.
     progress : callable(done, total) or None
@@ -204,6 +207,11 @@ def run_experiment(
         ``cancelled=True``.
     stats : PixelStats or None
         Statistics of the whole dataset for the verdict's explanation; computed when None.
+    executor : FitExecutor, optional
+        Where the fits run; default ``FitExecutor(n_jobs)`` (this machine). A
+        :class:`sndiag.distributed.DaskExecutor` runs them as tasks on a Dask cluster, with the
+        same results. The CNN always trains in this process (its ridge pre-selection runs on
+        ``executor``).
 
     Returns
     -------
@@ -245,8 +253,11 @@ def run_experiment(
     if per_epoch and (isinstance(epochs, bool) or not isinstance(epochs, int | np.integer)
                       or not 1 <= epochs <= 1000):
         raise ParameterError(f"epochs={epochs!r} must be an integer between 1 and 1000")
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs == 0:
-        raise ParameterError(f"n_jobs={n_jobs!r} must be a non-zero integer (1, 2, ..., or -1)")
+    if executor is None:
+        executor = FitExecutor(n_jobs)  # checks n_jobs
+    elif not isinstance(executor, FitExecutor):
+        raise ParameterError(f"executor={executor!r} must be a FitExecutor (or None: this "
+                             "machine)")
     mask_specs = _check_masks(masks)
     cnn_default = classifier == "cnn" and scalers is None
     if cnn_default:  # the ridge search's pick joins these once it is known
@@ -282,92 +293,103 @@ def run_experiment(
     notes += list(plan.notes)
     X = dataset.X
     y = dataset.y
-    preselect: dict[str, Any] | None = None
-    offset = [0]
-    if cnn_default:
-        n_cnn = (len(cands) + 1) * plan.n_folds * int(epochs)
+    with executor.session():  # one cluster and one shared folder for every fit below
+        preselect: dict[str, Any] | None = None
+        offset = [0]
+        if cnn_default:
+            n_cnn = (len(cands) + 1) * plan.n_folds * int(epochs)
 
-        def pre_progress(done: int, total: int) -> None:
-            offset[0] = done
-            if progress is not None:
-                progress(done, total + n_cnn)
+            def pre_progress(done: int, total: int) -> None:
+                offset[0] = done
+                if progress is not None:
+                    progress(done, total + n_cnn)
 
-        cands, preselect = _cnn_preselect(
-            dataset, plan, whole=folds is not None, groups=groups, masks=mask_specs,
-            cands=cands, n_jobs=n_jobs, random_state=random_state, progress=pre_progress,
-            cancel=cancel, notes=notes)
-    report = progress
-    if progress is not None and cnn_default:
-        def report(done: int, total: int) -> None:
-            progress(offset[0] + done, offset[0] + total)
+            cands, preselect = _cnn_preselect(
+                dataset, plan, whole=folds is not None, groups=groups, masks=mask_specs,
+                cands=cands, executor=executor, random_state=random_state,
+                progress=pre_progress, cancel=cancel, notes=notes)
+        report = progress
+        if progress is not None and cnn_default:
+            def report(done: int, total: int) -> None:
+                progress(offset[0] + done, offset[0] + total)
 
-    cands, data = _compress(cands, X, dataset.config, notes)
-    if classifier == "ridge":
-        notes.append("ridge = least-squares classification solved in closed form (always at its "
-                     "optimum); its relative regularization is chosen on each fold by inner "
-                     "cross-validation on training clips only"
-                     + (", one inner fold per training group" if plan.grouped else ""))
-    elif classifier == "logreg":
-        notes.append(f"logreg = LogisticRegression(lbfgs, tol={LOGREG_TOL:g}); a fit that needs "
-                     f"more than {LOGREG_MAX_ITER} iterations is flagged as not converged")
-    elif classifier == "mlp":
-        notes.append(f"{classifier} trained {epochs} epochs; a fold's accuracy is the one after the "
-                     "last epoch (not the best epoch); not converged when its training loss was "
-                     "still falling over the last fifth of the epochs")
-    else:
-        notes.append(
-            f"cnn = a small CNN (3 blocks of 3x3 conv, ReLU and 2x2 max-pool with "
-            f"{'/'.join(map(str, CNN_WIDTHS))} channels, max over time, one dense layer; PyTorch) "
-            f"trained up to {epochs} epochs with Adam on minibatches of {BATCH_SIZE}, one "
-            f"configuration after the other; {VAL_SHARE:.0%} of each training part "
-            + ("(whole groups) " if plan.grouped else "")
-            + f"is held out as validation: training stops when its loss has not fallen for "
-            f"{PATIENCE} epochs, and the weights of the epoch with the lowest validation loss are "
-            "scored on the test part; not converged when it was still falling at the last epoch")
-    kw = {"y": y, "groups": None if group_arr is None or not plan.grouped else np.asarray(group_arr),
-          "classifier": classifier, "classes": np.unique(y),
-          "epochs": epochs if per_epoch else None, "shape": dataset.shape,
-          "config": dataset.config, "random_state": int(random_state)}
-    outcome = staged_search(cands, X=X, data=data, y=y, groups=kw["groups"], plan=plan, kw=kw,
-                            classifier=classifier, n_jobs=n_jobs, seed=random_state,
-                            progress=report, cancel=cancel, provenance=dataset.provenance)
-    chance = _chance(y, plan.splits)
-    configurations, more = _assemble(outcome, classifier, chance)
-    notes += more
-    if outcome.cancelled:
-        notes.append("cancelled: only what finished is kept")
-    search = _search_info(outcome, len(cands))
-    if preselect is not None:
-        search["preselect"] = preselect
-    device = next((o.get("device") for st in (outcome.final,) for outs in st.outputs.values()
-                   for o in outs if o is not None and o.get("device")), None)
-    if device is not None:
-        from sndiag.experiment._cnn import device_text
+        cands, data = _compress(cands, X, dataset.config, notes)
+        notes.append(_classifier_note(classifier, epochs, grouped=plan.grouped))
+        runs_on = executor.where if classifier != "cnn" else "this process"
+        if classifier == "cnn" and not executor.in_process:
+            notes.append(f"the CNN is not distributed: it trains in this process (the fits run "
+                         f"on {executor.where} only for the other classifiers"
+                         + (", here its ridge pre-selection)" if cnn_default else ")"))
+        kw = {"y": y,
+              "groups": None if group_arr is None or not plan.grouped else np.asarray(group_arr),
+              "classifier": classifier, "classes": np.unique(y),
+              "epochs": epochs if per_epoch else None, "shape": dataset.shape,
+              "config": dataset.config, "random_state": int(random_state)}
+        outcome = staged_search(cands, X=X, data=data, y=y, groups=kw["groups"], plan=plan,
+                                kw=kw, classifier=classifier, executor=executor,
+                                seed=random_state, progress=report, cancel=cancel,
+                                provenance=dataset.provenance)
+        chance = _chance(y, plan.splits)
+        configurations, more = _assemble(outcome, classifier, chance)
+        notes += more
+        if outcome.cancelled:
+            notes.append("cancelled: only what finished is kept")
+        search = {**_search_info(outcome, len(cands)), "runs_on": runs_on}
+        if preselect is not None:
+            search["preselect"] = preselect
+        device = next((o.get("device") for st in (outcome.final,) for outs in st.outputs.values()
+                       for o in outs if o is not None and o.get("device")), None)
+        if device is not None:
+            from sndiag.experiment._cnn import device_text
 
-        device = device_text(device)
-        notes.append(f"the CNN trained on {device}")
-    result = ExperimentResult(
-        dataset=dataset.summary(), classifier=classifier, folds=plan.n_folds,
-        splitter=plan.splitter, configurations=configurations, n_train=plan.n_train,
-        n_test=plan.n_test, notes=notes, grouped=plan.grouped, cancelled=outcome.cancelled,
-        random_state=int(random_state), chance=chance, search=search, device=device,
-    )
-    if stats is None and configurations:
-        from sndiag.stats import compute_stats
+            device = device_text(device)
+            notes.append(f"the CNN trained on {device}")
+        result = ExperimentResult(
+            dataset=dataset.summary(), classifier=classifier, folds=plan.n_folds,
+            splitter=plan.splitter, configurations=configurations, n_train=plan.n_train,
+            n_test=plan.n_test, notes=notes, grouped=plan.grouped, cancelled=outcome.cancelled,
+            random_state=int(random_state), chance=chance, search=search, device=device,
+        )
+        if stats is None and configurations:
+            from sndiag.stats import compute_stats
 
-        stats = compute_stats(dataset.X, dataset.y, quantiles="none")
-    result.recommended = recommend(result)
-    if plan.grouped and classifier == "ridge" and not outcome.cancelled \
-            and result.get("none") is not None and result.get("standard") is not None:
-        result.search["stratified"] = _crosscheck(result, dataset, data, kw, random_state,
-                                                  n_jobs)
+            stats = compute_stats(dataset.X, dataset.y, quantiles="none")
+        result.recommended = recommend(result)
+        if plan.grouped and classifier == "ridge" and not outcome.cancelled \
+                and result.get("none") is not None and result.get("standard") is not None:
+            result.search["stratified"] = _crosscheck(result, dataset, data, kw, random_state,
+                                                      executor)
     result.verdict = verdict(result, stats)
     result.seconds = time.perf_counter() - t_start
     return result
 
 
+def _classifier_note(classifier: str, epochs: int | None, *, grouped: bool) -> str:
+    """What the classifier is and how it is trained, for the notes."""
+    if classifier == "ridge":
+        return ("ridge = least-squares classification solved in closed form (always at its "
+                "optimum); its relative regularization is chosen on each fold by inner "
+                "cross-validation on training clips only"
+                + (", one inner fold per training group" if grouped else ""))
+    if classifier == "logreg":
+        return (f"logreg = LogisticRegression(lbfgs, tol={LOGREG_TOL:g}); a fit that needs more "
+                f"than {LOGREG_MAX_ITER} iterations is flagged as not converged")
+    if classifier == "mlp":
+        return (f"{classifier} trained {epochs} epochs; a fold's accuracy is the one after the "
+                "last epoch (not the best epoch); not converged when its training loss was still "
+                "falling over the last fifth of the epochs")
+    return (f"cnn = a small CNN (3 blocks of 3x3 conv, ReLU and 2x2 max-pool with "
+            f"{'/'.join(map(str, CNN_WIDTHS))} channels, max over time, one dense layer; PyTorch) "
+            f"trained up to {epochs} epochs with Adam on minibatches of {BATCH_SIZE}, one "
+            f"configuration after the other; {VAL_SHARE:.0%} of each training part "
+            + ("(whole groups) " if grouped else "")
+            + f"is held out as validation: training stops when its loss has not fallen for "
+            f"{PATIENCE} epochs, and the weights of the epoch with the lowest validation loss are "
+            "scored on the test part; not converged when it was still falling at the last epoch")
+
+
 def _crosscheck(result: ExperimentResult, dataset: Dataset, data: dict[str, np.ndarray],
-                kw: dict[str, Any], seed: int, n_jobs: int) -> dict[str, Any]:
+                kw: dict[str, Any], seed: int, executor: FitExecutor) -> dict[str, Any]:
     """The raw data, per-pixel standardization and the recommendation on stratified folds."""
     configs = [("none", "none", "none"), ("standard", "none", "standard")]
     masked: dict[str, np.ndarray | None] = {}
@@ -384,12 +406,12 @@ def _crosscheck(result: ExperimentResult, dataset: Dataset, data: dict[str, np.n
                                         provenance=dataset.provenance)
                 masked[label] = built.combined.ravel()
     return stratified_check(configs, data=data, y=dataset.y, kw=kw, seed=seed, masked=masked,
-                            n_jobs=n_jobs)
+                            executor=executor)
 
 
 def _cnn_preselect(dataset: Dataset, plan: CVPlan, *, whole: bool,
                    groups: Literal["auto", "none"] | Sequence[Any] | np.ndarray,
-                   masks: list[MaskSpec], cands: list[Candidate], n_jobs: int,
+                   masks: list[MaskSpec], cands: list[Candidate], executor: FitExecutor,
                    random_state: int, progress: Callable[[int, int], None],
                    cancel: Callable[[], bool] | None,
                    notes: list[str]) -> tuple[list[Candidate], dict[str, Any]]:
@@ -403,12 +425,14 @@ def _cnn_preselect(dataset: Dataset, plan: CVPlan, *, whole: bool,
     idx = np.arange(dataset.n_clips) if whole else plan.splits[0][0]
     sub = dataset if whole else dataset.subset(idx)
     sub_groups = groups if isinstance(groups, str) else np.asarray(groups)[idx]
-    pre = run_experiment(sub, masks=masks, classifier="ridge", groups=sub_groups, n_jobs=n_jobs,
-                         random_state=random_state, progress=progress, cancel=cancel)
+    pre = run_experiment(sub, masks=masks, classifier="ridge", groups=sub_groups,
+                         executor=executor, random_state=random_state, progress=progress,
+                         cancel=cancel)
     where = "every clip" if whole else f"the {idx.size} training clips of the split"
     rec = pre.recommended
     info: dict[str, Any] = {"classifier": "ridge", "clips": int(idx.size), "on": where,
                             "splitter": pre.splitter, "seconds": pre.seconds,
+                            "runs_on": pre.search.get("runs_on"),
                             "cancelled": pre.cancelled,
                             "recommended": None if rec is None else {
                                 k: rec[k] for k in ("scaler", "mask", "mean", "ci_low",

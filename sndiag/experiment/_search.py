@@ -19,16 +19,14 @@ fold's raw training statistics.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from sndiag.experiment._fit import FoldTask, _fit_fold
+from sndiag.experiment._executor import FitExecutor
+from sndiag.experiment._fit import FoldTask
 from sndiag.experiment._significance import corrected_ttest
 from sndiag.experiment._space import Candidate, same_model_key
 from sndiag.experiment._splits import CVPlan
@@ -127,45 +125,9 @@ def _mask_key(cand: Candidate, masked: dict[tuple[str, int], np.ndarray | None],
     return b"|".join(np.packbits(p).tobytes() for p in parts if p is not None)
 
 
-def _run_tasks(tasks: list[FoldTask], data: dict[str, np.ndarray], kw: dict[str, Any], *,
-               n_jobs: int, on_done: Callable[[dict[str, Any]], bool]) -> bool:
-    """Fit ``tasks`` (in parallel when ``n_jobs`` != 1); False when ``on_done`` asked to stop."""
-    if n_jobs == 1 or len(tasks) <= 1:
-        for t in tasks:
-            if not on_done(_fit_fold(t, data[t.compression], **kw)):
-                return False
-        return True
-    from sklearn.utils.parallel import Parallel, delayed
-
-    gen = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(_fit_fold)(t, data[t.compression], **kw) for t in tasks)
-    try:
-        for out in gen:
-            if not on_done(out):
-                return False
-    finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            gen.close()
-    return True
-
-
-def _shared(data: dict[str, np.ndarray], folder: str) -> dict[str, np.ndarray]:
-    """Memory-map the compressed clips, so worker processes read them by name."""
-    out = {}
-    for i, (name, arr) in enumerate(data.items()):
-        if arr.nbytes <= 1_000_000:
-            out[name] = arr
-            continue
-        path = os.path.join(folder, f"c{i}.npy")
-        np.save(path, arr)
-        out[name] = np.load(path, mmap_mode="r")
-    return out
-
-
 def staged_search(cands: list[Candidate], *, X: np.ndarray, data: dict[str, np.ndarray],
                   y: np.ndarray, groups: np.ndarray | None, plan: CVPlan, kw: dict[str, Any],
-                  classifier: str, n_jobs: int, seed: int,
+                  classifier: str, executor: FitExecutor, seed: int,
                   progress: Callable[[int, int], None] | None,
                   cancel: Callable[[], bool] | None,
                   provenance: Mapping[str, Any] | None = None) -> SearchOutcome:
@@ -183,6 +145,8 @@ def staged_search(cands: list[Candidate], *, X: np.ndarray, data: dict[str, np.n
         The outer folds.
     kw : dict
         Keyword arguments of :func:`~sndiag.experiment._fit._fit_fold`.
+    executor : FitExecutor
+        Where the fits run; the CNN's always run in this process, one after the other.
     provenance : Mapping, optional
         The dataset's provenance, for the masks (:meth:`sndiag.masks.MaskSpec.build`).
     """
@@ -221,7 +185,7 @@ def staged_search(cands: list[Candidate], *, X: np.ndarray, data: dict[str, np.n
         progress(0, total[0])
     stop = cancel if cancel is not None else (lambda: False)
     if per_epoch:
-        n_jobs = 1
+        executor = FitExecutor(n_jobs=1)
 
         def tick() -> bool:
             done[0] += 1
@@ -259,8 +223,7 @@ def staged_search(cands: list[Candidate], *, X: np.ndarray, data: dict[str, np.n
         return record
 
     outcome = SearchOutcome(cands, screen, final, [], same_as, dropped)
-    with tempfile.TemporaryDirectory(prefix="sndiag-search-") as tmp:
-        shared = _shared(data, tmp) if n_jobs != 1 else data
+    with executor.bind(data, kw) as run:
         if cancel is not None and cancel():
             outcome.cancelled = True
             return outcome
@@ -271,8 +234,7 @@ def staged_search(cands: list[Candidate], *, X: np.ndarray, data: dict[str, np.n
             first = [i for i in unique if cands[i].mask.is_empty
                      or cands[i].name in ("none", "standard")]
             later = [i for i in unique if i not in first]
-            if not _run_tasks(tasks_for(screen, first, None), shared, kw, n_jobs=n_jobs,
-                              on_done=on_done(screen)):
+            if not run(tasks_for(screen, first, None), on_done(screen)):
                 outcome.cancelled = True
                 return outcome
             if later:
@@ -282,8 +244,7 @@ def staged_search(cands: list[Candidate], *, X: np.ndarray, data: dict[str, np.n
                 second = [i for i in later if cands[i].name in best]
                 outcome.skipped = [i for i in later if i not in second]
                 total[0] -= len(outcome.skipped) * k
-                if not _run_tasks(tasks_for(screen, second, None), shared, kw, n_jobs=n_jobs,
-                                  on_done=on_done(screen)):
+                if not run(tasks_for(screen, second, None), on_done(screen)):
                     outcome.cancelled = True
                     return outcome
                 unique = [i for i in unique if i not in outcome.skipped]
@@ -295,8 +256,7 @@ def staged_search(cands: list[Candidate], *, X: np.ndarray, data: dict[str, np.n
             finalists = unique
         outcome.finalists = finalists
         total[0] = done[0] + len(finalists) * k * unit
-        if not _run_tasks(tasks_for(final, finalists, alphas), shared, kw, n_jobs=n_jobs,
-                          on_done=on_done(final)):
+        if not run(tasks_for(final, finalists, alphas), on_done(final)):
             outcome.cancelled = True
     return outcome
 

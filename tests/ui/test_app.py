@@ -377,6 +377,21 @@ def test_the_mask_pages_rows_by_hand_reach_the_experiment(app: AppTest) -> None:
     assert "p10+rows:0-1,7" in offered.options
 
 
+@pytest.mark.parametrize(("scheduler", "shown_text"), [
+    ("local:2", "The fits run on a local Dask cluster (2 worker processes)"),
+    ("lokal", "scheduler='lokal' is not understood"),
+])
+def test_the_experiment_page_says_where_a_configured_scheduler_runs_the_fits(
+        app: AppTest, monkeypatch: pytest.MonkeyPatch, scheduler: str, shown_text: str) -> None:
+    """SNDIAG_SCHEDULER: named before the run (no cluster is started to render the page)."""
+    monkeypatch.setenv("SNDIAG_SCHEDULER", scheduler)
+    app.run()
+    app.switch_page("pages/experiment.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    texts = [shown(c.value) for c in [*app.caption, *app.error]]
+    assert any(shown_text in t for t in texts), texts
+
+
 def test_every_page_names_the_same_lowest_snr_rows(app: AppTest, tmp_path: Path) -> None:
     """One definition of the lowest-SNR rows: the Statistics page, the Scalers page's reading,
     the CLI's `stats` and the experiment's verdict name the same rows."""
