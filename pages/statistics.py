@@ -109,8 +109,12 @@ def _dataset_drift() -> None:
                "|d| above ~0.5 is a shift a scaler fitted on one side will not undo on the other.")
 
 
-tabs = st.tabs(list(OTHERS.values()))
+# Only the selected tab is drawn (a click on another reruns the page): the hidden ones cost
+# their statistics on the server and their figures on the wire (the class means alone: 10 maps).
+tabs = st.tabs(list(OTHERS.values()), key="w_stat_tab", on_change="rerun")
 for tab, which in zip(tabs, OTHERS, strict=True):
+    if not tab.open:
+        continue
     with tab, widgets.guard():
         if which in ("fisher", "class_mean") and not stats.has_labels:
             st.info("Needs labels: load the data with class folders, a file-name pattern or a "

@@ -140,6 +140,22 @@ def test_mask_survives_a_page_switch(app: AppTest) -> None:
     assert _metric(app, "Rows masked") == n
 
 
+def test_statistics_page_draws_only_the_selected_tab(app: AppTest) -> None:
+    """Hidden tabs send no figures: 3 maps, the open tab's map, the profile, the histogram."""
+    app.run()
+    app.switch_page("pages/statistics.py").run()
+    _ok(app)
+    assert app.session_state["w_stat_tab"] == "Median"
+    keys = [c.proto.id for c in _charts(app)]
+    assert len(keys) == 6, keys
+    assert not any("fig_class_mean" in k or "fig_fisher" in k for k in keys)
+    app.session_state["w_stat_tab"] = "Class means"
+    app.run()
+    _ok(app)
+    keys = [c.proto.id for c in _charts(app)]
+    assert len(keys) == 6 and any("fig_class_mean" in k for k in keys), keys
+
+
 # -- scalers --------------------------------------------------------------------------------------
 def test_choosing_a_scaler_adds_its_figures(app: AppTest) -> None:
     app.run()
@@ -434,7 +450,11 @@ def test_the_sample_is_diagnosed_and_the_mask_page_offers_the_rows_above_nyquist
     _ok(app)
     text = _texts(app)
     assert "Above the recordings' Nyquist frequency" in text and "mel rows 43-59" in text
-    assert "**Padding**" in text and "Per pixel, how much the group means" in text
+    assert "**Padding**" in text
+    app.session_state["w_stat_tab"] = "Group drift"  # only the selected tab is drawn
+    app.run()
+    _ok(app)
+    assert "Per pixel, how much the group means" in _texts(app)
     app.switch_page("pages/mask.py").run()
     box = app.checkbox(key="w_auto_flag")
     assert box.label == "Pre-select auto-flagged rows (17)"
