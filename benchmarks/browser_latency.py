@@ -27,8 +27,11 @@ Baseline, measured in the same run, in the same browser: a bare Streamlit page w
 widgets (a title and a slider whose value is written below it): its first paint and one slider
 step. With ``--before REV`` the dashboard of git revision ``REV`` (exported to a temporary
 folder, run with the same Python environment) is measured in the same rounds as the current
-one, step by step in turn, so both see the same machine load. The websocket bytes received per
-step and the server's share (action -> end of the script run) are recorded as well.
+one, step by step in turn, so both see the same machine load. Recorded as well, per step: the
+websocket bytes received (``kB``); ``server ms``, action -> the page saw the script run end
+(late when the browser is busy drawing); ``wire ms``, action -> the last websocket message
+arrived (the server's work and the transfer). ``ms`` minus ``wire ms`` is the browser's share:
+parsing, React and Plotly drawing the charts.
 """
 
 from __future__ import annotations
@@ -69,9 +72,19 @@ GOALS = {("first paint, demo", "first chart"): 3000.0, ("page switch", ""): 1000
 INSTRUMENT_JS = """
 (() => {
   const S = window.__sn = {t0: 0, lastPlot: 0, plotPaint: 0, lastMain: 0, mainPaint: 0,
-                           firstChart: null, runStart: null, runEnd: null};
+                           firstChart: null, runStart: null, runEnd: null, lastMsg: null};
   S.reset = () => { S.t0 = performance.now(); S.lastPlot = 0; S.plotPaint = 0; S.lastMain = 0;
-                    S.mainPaint = 0; S.firstChart = null; S.runStart = null; S.runEnd = null; };
+                    S.mainPaint = 0; S.firstChart = null; S.runStart = null; S.runEnd = null;
+                    S.lastMsg = null; };
+  // The last websocket message of a step (the server's work and the transfer are done by then;
+  // what follows is the browser's: parsing, React, Plotly).
+  const NativeWS = window.WebSocket;
+  window.WebSocket = class extends NativeWS {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', () => { S.lastMsg = performance.now(); });
+    }
+  };
   const afterPaint = (f) => requestAnimationFrame(() => setTimeout(f, 0));
   const inPlot = (n) => {
     const el = n && (n.nodeType === 1 ? n : n.parentElement);
@@ -117,10 +130,14 @@ INSTRUMENT_JS = """
 })();
 """
 
-#: All visible charts hold their plot.
+#: All visible charts hold their plot, and no element is still a placeholder: while the browser
+#: fetches Plotly's code (the first chart of a session) a chart is a ``stSkeleton``, not a
+#: ``stPlotlyChart``, so "every chart plotted" alone would hold before any chart exists.
 CHARTS_READY_JS = """() => {
-  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-    .filter(c => c.offsetParent !== null);
+  const visible = (e) => e.offsetParent !== null;
+  if ([...document.querySelectorAll('[data-testid="stMain"] [data-testid="stSkeleton"]')]
+      .some(visible)) return false;
+  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].filter(visible);
   return charts.every(c => c.querySelector('.main-svg'));
 }"""
 
@@ -261,6 +278,7 @@ class Sample:
     paint: float           # last chart painted (or, without charts, last change painted)
     ui: float              # last change of the page's main area painted
     server: float | None   # action -> end of the script run, as the page saw it
+    wire: float | None     # action -> last websocket message received (server + transfer)
     first_chart: float | None
     bytes: int
     charts: int
@@ -283,6 +301,7 @@ def measure(page: Any, wire: Bytes, action: Callable[[], None], *, from_navigati
     return Sample(
         paint=max(paint, 0.0), ui=max(main - t0, 0.0),
         server=None if r["runEnd"] is None else float(r["runEnd"]) - t0,
+        wire=None if r["lastMsg"] is None else max(float(r["lastMsg"]) - t0, 0.0),
         first_chart=None if not r["firstChart"] or r["firstChart"] < 0
         else float(r["firstChart"]) - t0,
         bytes=wire.total - before, charts=int(counts["visible"]))
@@ -345,7 +364,7 @@ def demo_round(browser: Any, v: Variant, results: Results, *, label: str) -> Non
         add(results, f"first paint, demo ({label}, all charts)", s)
         if s.first_chart is not None:
             add(results, f"first paint, demo ({label}, first chart)",
-                Sample(s.first_chart, s.ui, s.server, s.first_chart, s.bytes, s.charts))
+                Sample(s.first_chart, s.ui, s.server, s.wire, s.first_chart, s.bytes, s.charts))
 
 
 def fsdd_round(browser: Any, v: Variant, results: Results, switches: int) -> None:
@@ -412,6 +431,8 @@ def summarize(results: dict[str, Results]) -> list[dict[str, Any]]:
             row[f"{name} ms"] = f"{statistics.median(paint):.0f} ({min(paint):.0f}-{max(paint):.0f})"
             server = [s.server for s in got if s.server is not None]
             row[f"{name} server ms"] = f"{statistics.median(server):.0f}" if server else ""
+            wire = [s.wire for s in got if s.wire is not None]
+            row[f"{name} wire ms"] = f"{statistics.median(wire):.0f}" if wire else ""
             row[f"{name} kB"] = f"{statistics.median([s.bytes for s in got]) / 1000:.0f}"
             row[f"{name} charts"] = str(got[-1].charts)
         goal = next((g for (start, word), g in GOALS.items()
@@ -489,7 +510,8 @@ def main(argv: list[str] | None = None) -> int:
           "ms to painted charts")
     columns = ["step"]
     for v in variants:
-        columns += [f"{v.name} ms", f"{v.name} server ms", f"{v.name} kB", f"{v.name} charts"]
+        columns += [f"{v.name} ms", f"{v.name} server ms", f"{v.name} wire ms", f"{v.name} kB",
+                    f"{v.name} charts"]
     columns.append("goal")
     print(table(rows, columns))
     if any(tracebacks.values()):
