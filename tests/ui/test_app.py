@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -154,6 +155,43 @@ def test_statistics_page_draws_only_the_selected_tab(app: AppTest) -> None:
     _ok(app)
     keys = [c.proto.id for c in _charts(app)]
     assert len(keys) == 6 and any("fig_class_mean" in k for k in keys), keys
+
+
+def test_figures_are_built_once_per_dataset_view(app: AppTest, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    """A mask slider moved back, or a page switch back to Statistics, rebuilds no figure."""
+    from sndiag import figures
+
+    built: list[str] = []
+
+    def counting(name: str) -> Any:
+        real = getattr(figures, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            built.append(name)
+            return real(*args, **kwargs)
+        return counted
+
+    for name in ("stat_heatmap", "row_profile", "value_histogram"):
+        monkeypatch.setattr(figures, name, counting(name))
+    app.run()
+    app.switch_page("pages/mask.py").run()
+    app.radio(key="w_mask_mode").set_value("abs").run()
+    slider = app.slider(key="w_snr_abs")
+    proposed = slider.value
+    slider.set_value(slider.min).run()
+    _ok(app)
+    built.clear()
+    app.slider(key="w_snr_abs").set_value(proposed).run()
+    _ok(app)
+    assert built == [] and len(_charts(app)) == 2
+    app.switch_page("pages/statistics.py").run()
+    assert "stat_heatmap" in built  # this mask's maps: built on the first visit
+    app.switch_page("pages/mask.py").run()
+    built.clear()
+    app.switch_page("pages/statistics.py").run()
+    _ok(app)
+    assert built == [] and len(_charts(app)) == 6
 
 
 # -- scalers --------------------------------------------------------------------------------------
