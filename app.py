@@ -19,5 +19,5 @@ else:
     from sndiag.ui import warmup
     from sndiag.ui.server import app_options
 
-    warmup.start()  # the first page run's heavy imports begin with the server, not the visit
+    warmup.run()  # the first page run's heavy imports, before the server serves
     app = st.App("app.py", **app_options())
