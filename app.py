@@ -16,6 +16,8 @@ if __name__ == "__main__":
 
     main()
 else:
+    from sndiag.ui import warmup
     from sndiag.ui.server import app_options
 
+    warmup.run()  # the first page run's heavy imports, before the server serves
     app = st.App("app.py", **app_options())

@@ -98,12 +98,18 @@ with right:
     with widgets.guard():
         spec = state.mask()
         masked = mask.rows if mask is not None else None
-        st.plotly_chart(stat_heatmap(stats, "snr", masked_rows=masked), key="fig_mask_snr")
+        mkey = cache.mask_key(mask)  # the figures are built once per mask (and shared, e.g. a
+        # slider moved back, or the Statistics page's SNR map)
+        st.plotly_chart(cache.figure((ds.content_hash, "stat", "snr", False, mkey),
+                                     lambda: stat_heatmap(stats, "snr", masked_rows=masked)),
+                        key="fig_mask_snr")
         if spec.mode == "abs":
             threshold = spec.threshold
         elif spec.mode == "pct":
             threshold = snr_percentile(stats, spec.percentile)
         else:
             threshold = None
-        st.plotly_chart(row_profile(stats, which="row_snr", masked_rows=masked,
-                                    threshold=threshold), key="fig_mask_profile")
+        st.plotly_chart(cache.figure(
+            (ds.content_hash, "profile", "row_snr", mkey, threshold, False),
+            lambda: row_profile(stats, which="row_snr", masked_rows=masked, threshold=threshold)),
+            key="fig_mask_profile")

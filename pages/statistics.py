@@ -22,6 +22,7 @@ ds = cache.current_dataset()
 stats = cache.pixel_stats(ds.content_hash, ds)
 mask = widgets.current_mask(ds, stats)
 masked = mask.rows if mask is not None else None
+mkey = cache.mask_key(mask)
 summary = cache.summary(ds.content_hash, ds)
 
 log = state.widget(st.toggle, "stat_log", "Log colour scale (for heavy-tailed linear power)",
@@ -50,7 +51,10 @@ if mask is not None:
 cols = st.columns(3)
 for col, which in zip(cols, ("mean", "std", "snr"), strict=True):
     with col, widgets.guard():
-        st.plotly_chart(stat_heatmap(stats, which, log=log, masked_rows=masked), key=f"fig_{which}")
+        st.plotly_chart(cache.figure((ds.content_hash, "stat", which, bool(log), mkey),
+                                     lambda w=which: stat_heatmap(stats, w, log=log,
+                                                                  masked_rows=masked)),
+                        key=f"fig_{which}")
 
 OTHERS = {
     "median": "Median",
@@ -70,9 +74,11 @@ def _group_drift() -> None:
         st.info("Needs groups (e.g. speakers): a file-name pattern or a CSV with a group column "
                 "on the Data page, which also suggests one when the file names carry it.")
         return
-    st.plotly_chart(drift_heatmap(cache.group_drift(ds.content_hash, ds), kind="group",
-                                  what=f"{n_groups} groups", masked_rows=masked),
-                    key="fig_group_drift")
+    st.plotly_chart(cache.figure(
+        (ds.content_hash, "group_drift", mkey),
+        lambda: drift_heatmap(cache.group_drift(ds.content_hash, ds), kind="group",
+                              what=f"{n_groups} groups", masked_rows=masked)),
+        key="fig_group_drift")
     st.caption("Per pixel, how much the group means (speakers, kits, sessions) differ compared "
                "with the spread inside a group. Where it is high, a model trained on some groups "
                "meets shifted values on new ones; per-pixel scaling fitted on the training "
@@ -109,21 +115,29 @@ def _dataset_drift() -> None:
                "|d| above ~0.5 is a shift a scaler fitted on one side will not undo on the other.")
 
 
-tabs = st.tabs(list(OTHERS.values()))
+# Only the selected tab is drawn (a click on another reruns the page): the hidden ones cost
+# their statistics on the server and their figures on the wire (the class means alone: 10 maps).
+tabs = st.tabs(list(OTHERS.values()), key="w_stat_tab", on_change="rerun")
 for tab, which in zip(tabs, OTHERS, strict=True):
+    if not tab.open:
+        continue
     with tab, widgets.guard():
         if which in ("fisher", "class_mean") and not stats.has_labels:
             st.info("Needs labels: load the data with class folders, a file-name pattern or a "
                     "CSV manifest.")
         elif which == "class_mean":
-            st.plotly_chart(class_mean_heatmaps(stats, log=log, max_classes=12),
+            st.plotly_chart(cache.figure((ds.content_hash, "class_mean", bool(log)),
+                                         lambda: class_mean_heatmaps(stats, log=log,
+                                                                     max_classes=12)),
                             key="fig_class_mean")
         elif which == "group_drift":
             _group_drift()
         elif which == "dataset_drift":
             _dataset_drift()
         else:
-            st.plotly_chart(stat_heatmap(stats, which, log=log, masked_rows=masked),
+            st.plotly_chart(cache.figure((ds.content_hash, "stat", which, bool(log), mkey),
+                                         lambda w=which: stat_heatmap(stats, w, log=log,
+                                                                      masked_rows=masked)),
                             key=f"fig_{which}")
             if which == "fisher":
                 st.caption("Between-class over within-class variance: how much each pixel "
@@ -143,13 +157,17 @@ profile_log = state.widget(c2.toggle, "profile_log", "Log axis", default=False)
 spec = state.mask()
 threshold = spec.threshold if spec.mode == "abs" and which != "row_fisher" else None
 with widgets.guard():
-    st.plotly_chart(row_profile(stats, which=which, masked_rows=masked, threshold=threshold,
-                                log=profile_log), key="fig_profile")
+    st.plotly_chart(cache.figure(
+        (ds.content_hash, "profile", which, mkey, threshold, bool(profile_log)),
+        lambda: row_profile(stats, which=which, masked_rows=masked, threshold=threshold,
+                            log=profile_log)), key="fig_profile")
 
 st.subheader("Distribution of values")
 c1, c2, _ = st.columns([1, 1, 2])
 hist_log_y = state.widget(c1.toggle, "hist_log_y", "Log count axis", default=True)
 hist_log_x = state.widget(c2.toggle, "hist_log_x", "Log value axis", default=False)
 with widgets.guard():
-    st.plotly_chart(value_histogram({"all pixel values": ds.X}, log_y=hist_log_y, log_x=hist_log_x,
-                                    title="All pixel values (random sample)"), key="fig_hist")
+    st.plotly_chart(cache.figure(
+        (ds.content_hash, "values", bool(hist_log_y), bool(hist_log_x)),
+        lambda: value_histogram({"all pixel values": ds.X}, log_y=hist_log_y, log_x=hist_log_x,
+                                title="All pixel values (random sample)")), key="fig_hist")

@@ -161,6 +161,39 @@ def test_class_mean_heatmaps_needs_labels():
         F.class_mean_heatmaps(compute_stats(np.ones((3, 4, 5)), quantiles="none"))
 
 
+# -- payload: what the browser receives ----------------------------------------------------------
+def _json_bytes(fig: go.Figure) -> int:
+    """Bytes of the figure's JSON as Streamlit sends it (``plotly.io.to_json``)."""
+    import plotly.io as pio
+
+    return len(pio.to_json(fig, validate=False).encode())
+
+
+@pytest.mark.parametrize("log, bound", [(False, 64_000), (True, 120_000)])
+def test_stat_heatmap_payload_is_float32_typed_arrays(stats, log, bound):
+    """A 60 x 130 map travels as float32 base64 (42 kB), not float64 (83 kB) or JSON numbers."""
+    fig = F.stat_heatmap(stats, "mean", log=log)
+    arrays = [fig.data[0].z] + ([fig.data[0].customdata] if log else [])
+    assert [np.asarray(a).dtype for a in arrays] == [np.float32] * len(arrays)
+    assert _json_bytes(fig) < bound  # float64 maps: 97 kB linear, 185 kB log
+
+
+def test_class_mean_heatmaps_send_the_raw_means_only_with_a_log_scale(stats):
+    linear = F.class_mean_heatmaps(stats, max_classes=4)
+    assert all(t.customdata is None and "%{z:.4g}" in t.hovertemplate for t in linear.data)
+    assert _json_bytes(linear) < 4 * 60_000
+    log = F.class_mean_heatmaps(stats, max_classes=4, log=True)
+    assert all(np.asarray(t.customdata).dtype == np.float32 for t in log.data)
+    assert "%{customdata:.4g}" in log.data[0].hovertemplate
+
+
+def test_wire_values_keep_nan_and_clip_to_float32():
+    fig = F.heatmap(np.array([[1e300, np.nan], [-1e300, 0.5]]), title="t")
+    z = np.asarray(fig.data[0].z)
+    assert np.isnan(z[0, 1]) and np.isfinite(z[[0, 1, 1], [0, 0, 1]]).all()
+    assert z[1, 1] == np.float32(0.5)
+
+
 @pytest.mark.parametrize("which", ["row_snr", "row_mean_snr", "row_fisher", "row_mean", "row_std"])
 def test_row_profile_horizontal_bars(stats, which):
     fig = F.row_profile(stats, which=which)

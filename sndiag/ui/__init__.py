@@ -3,6 +3,7 @@
 Modules
 -------
 ``server``   the server: ``st.App`` keyword arguments with the access gate (``app.py`` builds it)
+``warmup``   the first page run's heavy imports, done as the server starts
 ``gate``     ASGI middleware refusing every route before sign-in; the shared sign-in state
 ``signin``   the sign-in page's routes (password form, provider buttons)
 ``html_pages`` the gate's own pages (sign-in, refused) as plain HTML

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -138,6 +139,59 @@ def test_mask_survives_a_page_switch(app: AppTest) -> None:
     app.switch_page("pages/mask.py").run()
     assert app.slider(key="w_snr_pct").value == 30.0
     assert _metric(app, "Rows masked") == n
+
+
+def test_statistics_page_draws_only_the_selected_tab(app: AppTest) -> None:
+    """Hidden tabs send no figures: 3 maps, the open tab's map, the profile, the histogram."""
+    app.run()
+    app.switch_page("pages/statistics.py").run()
+    _ok(app)
+    assert app.session_state["w_stat_tab"] == "Median"
+    keys = [c.proto.id for c in _charts(app)]
+    assert len(keys) == 6, keys
+    assert not any("fig_class_mean" in k or "fig_fisher" in k for k in keys)
+    app.session_state["w_stat_tab"] = "Class means"
+    app.run()
+    _ok(app)
+    keys = [c.proto.id for c in _charts(app)]
+    assert len(keys) == 6 and any("fig_class_mean" in k for k in keys), keys
+
+
+def test_figures_are_built_once_per_dataset_view(app: AppTest, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    """A mask slider moved back, or a page switch back to Statistics, rebuilds no figure."""
+    from sndiag import figures
+
+    built: list[str] = []
+
+    def counting(name: str) -> Any:
+        real = getattr(figures, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            built.append(name)
+            return real(*args, **kwargs)
+        return counted
+
+    for name in ("stat_heatmap", "row_profile", "value_histogram"):
+        monkeypatch.setattr(figures, name, counting(name))
+    app.run()
+    app.switch_page("pages/mask.py").run()
+    app.radio(key="w_mask_mode").set_value("abs").run()
+    slider = app.slider(key="w_snr_abs")
+    proposed = slider.value
+    slider.set_value(slider.min).run()
+    _ok(app)
+    built.clear()
+    app.slider(key="w_snr_abs").set_value(proposed).run()
+    _ok(app)
+    assert built == [] and len(_charts(app)) == 2
+    app.switch_page("pages/statistics.py").run()
+    assert "stat_heatmap" in built  # this mask's maps: built on the first visit
+    app.switch_page("pages/mask.py").run()
+    built.clear()
+    app.switch_page("pages/statistics.py").run()
+    _ok(app)
+    assert built == [] and len(_charts(app)) == 6
 
 
 # -- scalers --------------------------------------------------------------------------------------
@@ -434,7 +488,11 @@ def test_the_sample_is_diagnosed_and_the_mask_page_offers_the_rows_above_nyquist
     _ok(app)
     text = _texts(app)
     assert "Above the recordings' Nyquist frequency" in text and "mel rows 43-59" in text
-    assert "**Padding**" in text and "Per pixel, how much the group means" in text
+    assert "**Padding**" in text
+    app.session_state["w_stat_tab"] = "Group drift"  # only the selected tab is drawn
+    app.run()
+    _ok(app)
+    assert "Per pixel, how much the group means" in _texts(app)
     app.switch_page("pages/mask.py").run()
     box = app.checkbox(key="w_auto_flag")
     assert box.label == "Pre-select auto-flagged rows (17)"
