@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from sndiag.errors import SndiagError
+from sndiag.errors import LimitError, SndiagError
 from sndiag.experiment import (
     DEFAULT_SCALERS,
     ExperimentJob,
@@ -41,6 +41,13 @@ router.page_setup(
 ds = cache.current_dataset()
 ds_id = ds.content_hash
 ss = st.session_state
+if ds.streamed:  # the search fits on every clip in memory
+    try:
+        ds = cache.in_memory(ds)
+    except LimitError as exc:
+        st.info(f"{markdown(str(exc))}. Run the search on the file with `sndiag compare`, or "
+                "open a subsample here.", icon=":material/memory:")
+        st.stop()
 
 if ds.y is None or len(ds.classes) < 2:
     st.warning("The experiment needs labelled clips of at least two classes. Load data with "
