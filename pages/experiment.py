@@ -45,9 +45,13 @@ if ds.streamed:  # the search fits on every clip in memory
     try:
         ds = cache.in_memory(ds)
     except LimitError as exc:
-        st.info(f"{markdown(str(exc))}. Run the search on the file with `sndiag compare`, or "
-                "open a subsample here.", icon=":material/memory:")
+        st.info(f"**The experiment needs every clip in memory; this dataset stays in its file.** "
+                f"{markdown(str(exc))}. The Data, Statistics, Mask, Scalers and Export pages "
+                "work on the file as it is; run the search on it with `sndiag compare FILE` "
+                "(with `--scheduler` on a Dask cluster).", icon=":material/memory:")
         st.stop()
+    st.caption(f"This dataset stays in its file on the server; the experiment holds its "
+               f"{ds.n_clips:,} clips ({ds.X.nbytes / 2**20:,.0f} MB) in memory.")
 
 if ds.y is None or len(ds.classes) < 2:
     st.warning("The experiment needs labelled clips of at least two classes. Load data with "

@@ -1,6 +1,6 @@
 """A dataset larger than memory in the dashboard: opened from the data root, never loaded whole.
 
-The file is small here (3000 clips, 94 MB) but every read of its clips is recorded: no page may
+The file is small here (8000 clips, 250 MB) but every read of its clips is recorded: no page may
 read more than one chunk of clips at once, the clips are read once when the file is opened (for
 the content hash and the statistics) and never again whole, a statistics file written by
 ``sndiag stats -o`` (what a cluster run writes) replaces that pass, and a link to the dataset
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,19 +22,19 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from sndiag.dataset import Dataset  # noqa: E402
 from sndiag.io import save  # noqa: E402
-from sndiag.io.streaming import FileClips  # noqa: E402
+from sndiag.io import streaming  # noqa: E402
 from sndiag.stats import compute_stats  # noqa: E402
 from sndiag.store import FileStore  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "app.py")
 TIMEOUT = 120
-N = 3000
+N = 8000
 CHUNK = 512
 
 
 class Reads:
-    """Every ``FileClips`` read: how many clips at once, and in all."""
+    """Every read of clips from a file: how many clips at once, and in all."""
 
     def __init__(self) -> None:
         self.sizes: list[int] = []
@@ -50,13 +51,14 @@ class Reads:
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> Reads:
     log = Reads()
-    original = FileClips._read
+    original = streaming._fill  # every read of rows of a file, whoever reads them
 
-    def recorded(self: FileClips, start: int, stop: int) -> np.ndarray:
-        log.sizes.append(stop - start)
-        return original(self, start, stop)
+    def recorded(fh: Any, out: np.ndarray, where: str, start: int) -> None:
+        if out.ndim == 3:  # clips, not the small arrays (labels, groups)
+            log.sizes.append(out.shape[0])
+        original(fh, out, where, start)
 
-    monkeypatch.setattr(FileClips, "_read", recorded)
+    monkeypatch.setattr(streaming, "_fill", recorded)
     return log
 
 
@@ -110,6 +112,12 @@ def _open(at: AppTest, stats: str = "") -> AppTest:
     return _ok(at.run())
 
 
+def _ds_id(at: AppTest) -> str:
+    """The dataset id in the view's link (a string, or a list of one in older Streamlit)."""
+    value = at.query_params["ds"]
+    return value if isinstance(value, str) else value[0]
+
+
 def _visit_all(at: AppTest) -> AppTest:
     for page in ("pages/statistics.py", "pages/mask.py", "pages/scalers.py", "pages/export.py",
                  "pages/data.py"):
@@ -121,10 +129,11 @@ def _visit_all(at: AppTest) -> AppTest:
 def test_a_server_file_opens_streamed_and_no_page_reads_it_whole(app: AppTest, reads: Reads,
                                                                  tmp_path: Path) -> None:
     at = _open(app)
-    ds_id = at.query_params["ds"][0]
+    ds_id = _ds_id(at)
     assert FileStore(tmp_path / "store").entry(ds_id).file is not None  # a reference, no copy
     assert not (tmp_path / "store" / f"{ds_id}.npz").exists()
-    assert reads.total == N and reads.largest <= CHUNK  # one pass: content hash + statistics
+    # one pass (content hash and statistics), then the example clip the Data page shows
+    assert N <= reads.total <= N + 8 and reads.largest <= CHUNK
     assert "Read from a file on the server" in " ".join(i.value for i in at.info)
 
     reads.sizes.clear()
@@ -136,13 +145,15 @@ def test_a_server_file_opens_streamed_and_no_page_reads_it_whole(app: AppTest, r
     # the scalers are fitted chunk by chunk (standard, std_floor, band: a pass each), robust on
     # a sample; pages sample clips for histograms and checks: a few passes, never all at once
     assert reads.total < 8 * N
-    assert peak < 0.5 * N * 60 * 130 * 4  # far below one copy of the clips (94 MB)
+    # the pages' working set is fixed (chunks, samples of 256 clips for the histograms and the
+    # distribution checks, 2000 for a quantile scaler: about 170 MB), whatever the file's size
+    assert peak < 0.75 * N * 60 * 130 * 4  # below one copy of the clips (250 MB)
 
 
 def test_a_statistics_file_from_a_cluster_run_replaces_the_statistics_pass(
         app: AppTest, reads: Reads, tmp_path: Path) -> None:
     at = _open(app, stats="run1.parts/stats.npz")
-    ds_id = at.query_params["ds"][0]
+    ds_id = _ds_id(at)
     kept = FileStore(tmp_path / "store").get_stats(ds_id)
     assert kept is not None and kept.n == N and not kept.quantiles_exact
     assert reads.total < 2 * N  # the content-hash pass (and a sample checked), no statistics
@@ -165,7 +176,7 @@ def test_statistics_of_other_data_are_refused(app: AppTest) -> None:
 
 def test_a_link_opens_the_file_after_a_restart_without_reading_it_again(
         app: AppTest, reads: Reads, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ds_id = _open(app).query_params["ds"][0]
+    ds_id = _ds_id(_open(app))
     from streamlit import cache_data, cache_resource
 
     cache_data.clear()  # a restarted server: nothing in memory, the store on disk
@@ -176,14 +187,14 @@ def test_a_link_opens_the_file_after_a_restart_without_reading_it_again(
     at.query_params["snr_mode"] = "abs"
     at.query_params["snr"] = "0.5"
     _ok(at.switch_page("pages/mask.py").run())
-    assert at.query_params["ds"][0] == ds_id
+    assert _ds_id(at) == ds_id
     assert reads.total < CHUNK  # statistics from the store: no pass over the file
     assert reads.largest <= CHUNK
 
 
 def test_a_changed_file_is_not_opened_under_the_old_hash(app: AppTest, data_root: Path,
                                                          tmp_path: Path) -> None:
-    ds_id = _open(app).query_params["ds"][0]
+    ds_id = _ds_id(_open(app))
     path = data_root / "run1.parts" / "dataset.npz"
     st = path.stat()
     try:
@@ -209,5 +220,7 @@ def test_the_experiment_page_reads_a_streamed_dataset_into_memory_only_within_th
     at = _open(app)
     monkeypatch.setenv("SNDIAG_MAX_DATASET_MB", "50")
     _ok(at.switch_page("pages/experiment.py").run())
-    text = " ".join(i.value for i in at.info)
+    text = " ".join(i.value for i in at.info).replace("\\", "")  # Markdown escapes
+    assert "needs every clip in memory" in text
     assert "SNDIAG_MAX_DATASET_MB" in text and "sndiag compare" in text
+    assert not at.get("plotly_chart")  # stopped before any work
