@@ -256,10 +256,23 @@ def diagnostics(ds: Dataset, stats: Any) -> list[Any]:
 
 @st.cache_data(show_spinner="Computing the group drift map (once per dataset)...", max_entries=4)
 def group_drift(ds_id: str, _ds: Dataset) -> np.ndarray:
-    """:func:`sndiag.drift.group_drift` of a dataset's groups."""
+    """:func:`sndiag.drift.group_drift` of a dataset's groups; for a streamed dataset (a pass
+    over its file) kept in the store beside it, so a restarted server reads it back."""
     from sndiag.drift import group_drift as drift
 
-    return drift(_ds.X, _ds.groups)
+    if not _ds.streamed:
+        return drift(_ds.X, _ds.groups)
+    with contextlib.suppress(SndiagError, KeyError, TypeError, ValueError):
+        kept = store().get_attachment(ds_id, "group_drift")
+        if kept is not None:
+            Z = np.array(kept["drift"], dtype=np.float64)
+            if Z.shape == tuple(_ds.shape):
+                return Z
+    Z = drift(_ds.X, _ds.groups)
+    with contextlib.suppress(SndiagError):
+        if ds_id in store():
+            store().put_attachment(ds_id, "group_drift", {"drift": Z.tolist()})
+    return Z
 
 
 @st.cache_data(show_spinner="Comparing the two parts...", max_entries=4)

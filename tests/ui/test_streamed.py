@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from sndiag.dataset import Dataset  # noqa: E402
 from sndiag.io import save  # noqa: E402
 from sndiag.io import streaming  # noqa: E402
-from sndiag.stats import compute_stats  # noqa: E402
+from sndiag.stats import SAMPLE_CLIPS, compute_stats  # noqa: E402
 from sndiag.store import FileStore  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -176,9 +176,13 @@ def test_statistics_of_other_data_are_refused(app: AppTest) -> None:
 
 def test_a_link_opens_the_file_after_a_restart_without_reading_it_again(
         app: AppTest, reads: Reads, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ds_id = _ds_id(_open(app))
     from streamlit import cache_data, cache_resource
 
+    cache_data.clear()  # a fresh server on this test's store
+    cache_resource.clear()
+    first = _open(app)
+    ds_id = _ds_id(first)
+    _ok(first.switch_page("pages/statistics.py").run())  # its group drift: one more pass
     cache_data.clear()  # a restarted server: nothing in memory, the store on disk
     cache_resource.clear()
     reads.sizes.clear()
@@ -190,6 +194,12 @@ def test_a_link_opens_the_file_after_a_restart_without_reading_it_again(
     assert _ds_id(at) == ds_id
     assert reads.total < CHUNK  # statistics from the store: no pass over the file
     assert reads.largest <= CHUNK
+
+    reads.sizes.clear()
+    _ok(at.switch_page("pages/statistics.py").run())
+    assert at.get("plotly_chart")
+    # statistics and group drift from the store; only the histogram's sample of clips is read
+    assert reads.total <= SAMPLE_CLIPS and reads.largest <= CHUNK
 
 
 def test_a_changed_file_is_not_opened_under_the_old_hash(app: AppTest, data_root: Path,
