@@ -21,8 +21,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from sndiag.dataset import Dataset  # noqa: E402
-from sndiag.io import save  # noqa: E402
-from sndiag.io import streaming  # noqa: E402
+from sndiag.io import save, streaming  # noqa: E402
 from sndiag.stats import SAMPLE_CLIPS, compute_stats  # noqa: E402
 from sndiag.store import FileStore  # noqa: E402
 
