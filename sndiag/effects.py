@@ -11,7 +11,8 @@ The measurement needs no second copy of the data: an affine scaler's maps follow
 from the data's statistics (only the example clip and the histogram sample are transformed),
 any other scaler is transformed a chunk of clips at a time (:data:`CHUNK_CLIPS`). Clips that
 stay in a file (a :class:`~sndiag.clip_array.ClipArray`, a dataset larger than memory) are
-never read whole either: the scaler is fitted chunk by chunk (:func:`sndiag.scalers.fit_clips`),
+never read whole either: a mean/std scaler is fitted from the statistics
+(:func:`sndiag.scalers.fit_from_stats`), any other chunk by chunk (:func:`sndiag.scalers.fit_clips`),
 and the histograms and distribution checks use a random sample of clips
 (:data:`sndiag.stats.SAMPLE_CLIPS`).
 
@@ -31,7 +32,14 @@ from sndiag.clip_array import ClipArray
 from sndiag.config import SpectrogramConfig
 from sndiag.errors import DataError, ParameterError, ShapeError
 from sndiag.masks import Mask, format_ranges, lowest_snr_rows
-from sndiag.scalers import affine_maps, compresses, fit_clips, make_scaler, with_mask
+from sndiag.scalers import (
+    affine_maps,
+    compresses,
+    fit_clips,
+    fit_from_stats,
+    make_scaler,
+    with_mask,
+)
 from sndiag.stats import (
     SAMPLE_CLIPS,
     Moments,
@@ -204,9 +212,10 @@ def distribution_checks(scaler: Any, X: np.ndarray, *, max_clips: int = DISTRIBU
     n = X.shape[0]
     rng = np.random.default_rng(rng_seed)
     idx = np.sort(rng.choice(n, size=min(n, int(max_clips)), replace=False))
-    before = np.asarray(X[idx], dtype=np.float64)
+    clips = X[idx]  # read once (clips of a file)
+    before = np.array(clips, dtype=np.float64)  # a copy: transform may not modify it
     with np.errstate(all="ignore"):
-        after = np.asarray(scaler.transform(X[idx]), dtype=np.float64).reshape(before.shape)
+        after = np.asarray(scaler.transform(clips), dtype=np.float64).reshape(before.shape)
         sb, kb = _row_shape(before)
         sa, ka = _row_shape(after)
         fin = after[np.isfinite(after)]
@@ -684,7 +693,9 @@ def evaluate_scaler(
         A :data:`sndiag.scalers.SCALERS` name or composition (``"db+band"``).
     X_train : np.ndarray or ClipArray [shape=(n_clips, n_mels, n_frames)]
         Training spectrograms, finite. A :class:`~sndiag.clip_array.ClipArray` (clips read from
-        a file) is never read whole: the scaler is fitted chunk by chunk
+        a file) is never read whole: a mean/std scaler (``standard``, ``std_floor``, ``band``,
+        ``global``) is fitted from ``stats`` (:func:`~sndiag.scalers.fit_from_stats`) when no mask
+        changes the clips first, any other chunk by chunk
         (:func:`~sndiag.scalers.fit_clips`; a quantile scaler on a sample of clips, named in
         :attr:`ScalerEffect.fitted_on`), an affine scaler's maps come from ``stats``, any other
         is measured chunk by chunk, and the histograms and distribution checks read a random
@@ -761,8 +772,9 @@ def evaluate_scaler(
         sample_fit = sample if X_fit is X else mask.apply(sample, mode="zero")
     with np.errstate(all="ignore"):
         fitted_on = None
-        if streamed:
-            fitted_on = fit_clips(scaler, X_fit)
+        if streamed:  # a mean/std scaler from the statistics, else a chunk at a time
+            if X_fit is not X or int(stats.n) != n or not fit_from_stats(scaler, stats):
+                fitted_on = fit_clips(scaler, X_fit)
         else:
             scaler.fit(X_fit)
         after = (_after_affine(scaler, X_fit, stats, mask, example, rng_seed, sample_fit)

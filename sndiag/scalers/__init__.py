@@ -92,7 +92,7 @@ from sndiag.scalers._stateless import (
     Log1pCompressor,
     PcenCompressor,
 )
-from sndiag.scalers._stream import fit_clips
+from sndiag.scalers._stream import fit_clips, fit_from_stats
 
 __all__ = [
     "SCALERS",
@@ -116,6 +116,7 @@ __all__ = [
     "affine_maps",
     "compresses",
     "fit_clips",
+    "fit_from_stats",
     "make_scaler",
     "scaler_from_params",
     "scaler_info",
