@@ -7,6 +7,7 @@ import html
 import streamlit as st
 
 from sndiag.config import SpectrogramConfig, spectrogram_params
+from sndiag.distributed.dataset_file import add_file
 from sndiag.figures import clip_heatmap
 from sndiag.io import uploads
 from sndiag.text import markdown
@@ -27,6 +28,12 @@ if ds.provenance.get("sample"):
             "spoken digits 0-9 (the labels) by 6 speakers (the groups), 8 kHz. Every page works "
             "before you load your own data below. " + str(ds.provenance.get("attribution", "")),
             icon=":material/record_voice_over:")
+elif ds.streamed:
+    st.info(f"**Read from a file on the server.** The {ds.n_clips:,} clips "
+            f"({ds.X.nbytes / 2**30:.2f} GB) stay in {markdown(ds.X.where)}: each page reads "
+            "the clips it shows or samples, never all of them at once. The statistics were "
+            "computed once (or read from a statistics file) and are kept with the dataset.",
+            icon=":material/hard_drive:")
 elif ds.is_synthetic:
     st.info("**Synthetic demo.** You are looking at a synthetic demo dataset "
             "(generated spectrograms, not recordings), so every page works before you upload "
@@ -42,6 +49,7 @@ SOURCES = {
 }
 if root is not None:
     SOURCES["server"] = "Folder on the server"
+    SOURCES["server_file"] = "Array file on the server"
 
 with st.expander("Load data", expanded=ds.is_synthetic or bool(ds.provenance.get("sample")),
                  icon=":material/upload:"):
@@ -49,7 +57,7 @@ with st.expander("Load data", expanded=ds.is_synthetic or bool(ds.provenance.get
                        format_func=SOURCES.get, horizontal=True, default="folder",
                        valid=lambda v: v if v in SOURCES else "folder")
     files: list = []
-    server_rel = None
+    server_rel = file_rel = stats_rel = None
     if src == "folder":
         files = st.file_uploader("A folder with one sub-folder per class (labels = folder names)",
                                  accept_multiple_files="directory", key="up_folder") or []
@@ -71,6 +79,21 @@ with st.expander("Load data", expanded=ds.is_synthetic or bool(ds.provenance.get
                                   options=["raise", "zero"], horizontal=True, default="raise",
                                   format_func={"raise": "refuse the file",
                                                "zero": "replace by 0 (and count them)"}.get)
+    elif src == "server_file":
+        found = uploads.list_server_arrays(root)
+        if found.datasets:
+            file_rel = state.widget(st.selectbox, "server_file", f"Dataset file under {root}",
+                                    options=found.datasets,
+                                    valid=lambda v: v if v in found.datasets else found.datasets[0])
+            beside = found.stats_beside(file_rel)
+            stats_rel = state.widget(
+                st.selectbox, "server_stats", "Statistics", options=["", *beside], default="",
+                format_func=lambda v: v or "compute them (one pass over the file)",
+                valid=lambda v: v if v in beside else "",
+                help="A file written by sndiag stats FILE -o stats.npz (for instance with "
+                     "--scheduler on a Dask cluster), in the same folder as the dataset file.")
+        else:
+            st.info(f"No .npy or .npz file under {root}.")
     else:
         folders = uploads.list_server_folders(root)
         server_rel = state.widget(st.selectbox, "server_folder",
@@ -78,11 +101,18 @@ with st.expander("Load data", expanded=ds.is_synthetic or bool(ds.provenance.get
                                   options=folders, default=".",
                                   valid=lambda v: v if v in folders else folders[0])
 
-    st.caption(f"At most {limits.max_upload_mb:g} MB per load, all files together (the "
-               "uploader's per-file limit is checked first; several files must also fit "
-               f"together), and at most {limits.max_clips:,} clips.")
+    if src == "server_file":
+        st.caption("The file stays where it is, whatever its size: pages read the clips they "
+                   "show, never all of them at once. Uncompressed .npy/.npz (sndiag extract, "
+                   "the dataset.npz of extract --out-dir, np.savez). Opening it the first time "
+                   "reads it once, for its content hash and, without a statistics file, its "
+                   f"statistics; at most {limits.max_clips:,} clips.")
+    else:
+        st.caption(f"At most {limits.max_upload_mb:g} MB per load, all files together (the "
+                   "uploader's per-file limit is checked first; several files must also fit "
+                   f"together), and at most {limits.max_clips:,} clips.")
 
-    if src != "arrays":
+    if src not in ("arrays", "server_file"):
         with st.expander("Extraction settings", icon=":material/settings:"):
             cfg: dict = {}
             params = spectrogram_params()
@@ -120,9 +150,32 @@ with st.expander("Load data", expanded=ds.is_synthetic or bool(ds.provenance.get
                                       type=["csv"], key="up_csv")
             label_csv = up_csv.getvalue() if up_csv is not None else None
 
-    ready = bool(files) or src == "server"
-    if st.button("Load", type="primary", key="btn_load", disabled=not ready,
-                 icon=":material/play_arrow:"):
+    ready = bool(files) or src == "server" or (src == "server_file" and bool(file_rel))
+    clicked = st.button("Load", type="primary", key="btn_load", disabled=not ready,
+                        icon=":material/play_arrow:")
+    if clicked and src == "server_file":
+        slot = st.empty()
+        with widgets.guard():
+            bar = slot.progress(0.0, text="Reading the file...")
+
+            def reading(done: int, total: int) -> None:
+                bar.progress(done / max(total, 1), text=f"Reading the file once: {done:,} / "
+                             f"{total:,} clips")
+
+            entry, read = add_file(
+                cache.store(), uploads.resolve_server_file(root, file_rel),
+                stats_path=uploads.resolve_server_file(root, stats_rel) if stats_rel else None,
+                added_by=added_by, source=f"server file {file_rel}", limits=limits,
+                progress=reading)
+            cache.pixel_stats.clear()  # the store may hold new statistics for this id
+            state.open_dataset(entry.dataset_id)
+            state.notice(f"Opened **{markdown(entry.name)}**: {entry.n_clips:,} clips of "
+                         f"{entry.shape[0]} × {entry.shape[1]}, read from the file when needed"
+                         + ("." if read else " (already in the store: not read again)."),
+                         "success")
+            st.rerun()
+        slot.empty()  # only reached when opening failed (the error is shown above)
+    elif clicked:
         slot = st.empty()
         with widgets.guard():
             uploads.check_upload_size([(u.name, u.size) for u in files], limits)
@@ -193,7 +246,7 @@ else:
     c[4].metric("Clip duration", "n/a", help="Only known for audio extracted by sndiag.")
 st.caption(f"Content hash `{ds.content_hash}` — the id of this dataset in links and in the store.")
 
-grid = cache.grid_suggestion(ds)
+grid = None if ds.streamed else cache.grid_suggestion(ds)
 if grid is not None:
     with st.container(border=True):
         st.markdown(f":material/tune: **A grid that fits these clips.** {grid.reason}")
@@ -224,7 +277,7 @@ if grid is not None:
                 st.rerun()
             slot.empty()
 
-hints = cache.group_hints(ds)
+hints = [] if ds.streamed else cache.group_hints(ds)
 if hints:
     with st.container(border=True):
         pick = 0
@@ -258,7 +311,10 @@ with st.expander("Train / test split" + (f": {', '.join(f'{n} {k}' for k, n in s
     else:
         st.markdown("No split: the Export page fits on every clip. A `split` column in the "
                     "labels CSV, or `train/` and `test/` folders, give one when loading.")
-        if ds.groups is not None and len(set(ds.groups.tolist())) >= 2:
+        if ds.streamed:
+            st.caption("This dataset stays in its file: give it a split there (a split array "
+                       "in the .npz, see sndiag.io.save) and open it again.")
+        elif ds.groups is not None and len(set(ds.groups.tolist())) >= 2:
             held = state.widget(st.multiselect, "holdout_groups", "Hold out these groups as the "
                                 "test part", options=sorted(set(ds.groups.tolist())), default=[],
                                 valid=lambda v: [g for g in (v or []) if g in set(ds.groups)])

@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from sndiag.errors import SndiagError
+from sndiag.errors import LimitError, SndiagError
 from sndiag.experiment import (
     DEFAULT_SCALERS,
     ExperimentJob,
@@ -41,6 +41,17 @@ router.page_setup(
 ds = cache.current_dataset()
 ds_id = ds.content_hash
 ss = st.session_state
+if ds.streamed:  # the search fits on every clip in memory
+    try:
+        ds = cache.in_memory(ds)
+    except LimitError as exc:
+        st.info(f"**The experiment needs every clip in memory; this dataset stays in its file.** "
+                f"{markdown(str(exc))}. The Data, Statistics, Mask, Scalers and Export pages "
+                "work on the file as it is; run the search on it with `sndiag compare FILE` "
+                "(with `--scheduler` on a Dask cluster).", icon=":material/memory:")
+        st.stop()
+    st.caption(f"This dataset stays in its file on the server; the experiment holds its "
+               f"{ds.n_clips:,} clips ({ds.X.nbytes / 2**20:,.0f} MB) in memory.")
 
 if ds.y is None or len(ds.classes) < 2:
     st.warning("The experiment needs labelled clips of at least two classes. Load data with "

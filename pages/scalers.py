@@ -114,7 +114,8 @@ for start in range(0, len(names), 2):
             effects[name] = eff = _effect(name)
             st.markdown(f"#### {html.escape(eff.title or name)}")
             st.caption(f"`{name}`")
-            st.caption(html.escape(eff.description))
+            st.caption(html.escape(eff.description)
+                       + (f" Fitted on {eff.fitted_on}." if eff.fitted_on else ""))
             (st.warning if not eff.finite else st.info)(eff.reading, icon=":material/lightbulb:")
     for kind, build in FIGURES:
         cols = st.columns(2, gap="large")

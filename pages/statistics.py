@@ -13,6 +13,7 @@ from sndiag.figures import (
     value_histogram,
 )
 from sndiag.masks import format_ranges, lowest_snr_rows
+from sndiag.stats import SAMPLE_CLIPS
 from sndiag.ui import cache, router, state, widgets
 
 router.page_setup("Statistics", "Each pixel's mean and standard deviation over all clips, and "
@@ -167,7 +168,9 @@ c1, c2, _ = st.columns([1, 1, 2])
 hist_log_y = state.widget(c1.toggle, "hist_log_y", "Log count axis", default=True)
 hist_log_x = state.widget(c2.toggle, "hist_log_x", "Log value axis", default=False)
 with widgets.guard():
+    sample = (f"values of {SAMPLE_CLIPS} random clips" if ds.streamed and ds.n_clips > SAMPLE_CLIPS
+              else "random sample")
     st.plotly_chart(cache.figure(
         (ds.content_hash, "values", bool(hist_log_y), bool(hist_log_x)),
         lambda: value_histogram({"all pixel values": ds.X}, log_y=hist_log_y, log_x=hist_log_x,
-                                title="All pixel values (random sample)")), key="fig_hist")
+                                title=f"All pixel values ({sample})")), key="fig_hist")

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from sndiag.clip_array import ClipArray
 from sndiag.config import SpectrogramConfig
 from sndiag.errors import DataError, ParameterError, ShapeError
 from sndiag.images import check_images
@@ -103,8 +104,11 @@ class Dataset:
 
     Parameters
     ----------
-    X : np.ndarray [shape=(n_clips, n_mels, n_frames), dtype=float32]
-        Finite spectrogram images (converted to float32 C-contiguous on construction).
+    X : np.ndarray [shape=(n_clips, n_mels, n_frames), dtype=float32] or ClipArray
+        Finite spectrogram images (converted to float32 C-contiguous on construction), or a
+        :class:`~sndiag.clip_array.ClipArray` of clips read from a file when needed and never
+        held whole (:func:`sndiag.io.streaming.open_streamed`; its values are checked as they
+        are read).
     y : np.ndarray [shape=(n_clips,)] or None
         Class labels as strings; ``None`` when the data is unlabelled.
     groups : np.ndarray [shape=(n_clips,)] or None
@@ -144,7 +148,7 @@ class Dataset:
     split: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        X = check_images(self.X, where="X").X
+        X = self.X if isinstance(self.X, ClipArray) else check_images(self.X, where="X").X
         n = X.shape[0]
         object.__setattr__(self, "X", X)
         object.__setattr__(self, "y", _as_str_array(self.y, n, "y"))
@@ -157,6 +161,11 @@ class Dataset:
         object.__setattr__(self, "skipped", tuple(self.skipped))
 
     # -- derived --------------------------------------------------------------------------
+    @property
+    def streamed(self) -> bool:
+        """True when ``X`` is a :class:`~sndiag.clip_array.ClipArray` (clips read on demand)."""
+        return isinstance(self.X, ClipArray)
+
     @property
     def n_clips(self) -> int:
         return int(self.X.shape[0])
@@ -183,12 +192,29 @@ class Dataset:
         cached = self.__dict__.get("_hash")
         if cached is None:
             h = hashlib.sha256()
-            h.update(repr(self.X.shape).encode())
-            h.update(memoryview(self.X).cast("B"))  # no copy: X is C-contiguous
+            h.update(repr(tuple(self.X.shape)).encode())
+            if isinstance(self.X, ClipArray):  # one pass, one chunk in memory
+                for _, chunk in self.X.chunks():
+                    h.update(memoryview(np.ascontiguousarray(chunk)).cast("B"))
+            else:
+                h.update(memoryview(self.X).cast("B"))  # no copy: X is C-contiguous
             hash_labels(h, y=self.y, groups=self.groups, names=self.names, split=self.split)
             cached = h.hexdigest()
             object.__setattr__(self, "_hash", cached)
         return cached
+
+    def trusted(self, content_hash: str) -> Dataset:
+        """This dataset with its content hash given instead of computed.
+
+        For a streamed dataset whose hash was computed when its file was first read (one pass
+        over the clips, :func:`sndiag.distributed.dataset_file.open_dataset_file`) and recorded
+        with the file's size and modification time (:class:`sndiag.store.FileStore`). A changed
+        dataset (:meth:`replace`, :meth:`subset`) computes its own hash again.
+        """
+        if not isinstance(content_hash, str) or len(content_hash) != 64:
+            raise ParameterError(f"content_hash={content_hash!r} is not a 64-character hex hash")
+        object.__setattr__(self, "_hash", content_hash)
+        return self
 
     @property
     def name(self) -> str:
@@ -256,9 +282,23 @@ class Dataset:
             return np.arange(self.n_clips)
         return np.flatnonzero(self.split == "train")
 
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready summary: size, shape, classes, groups, value range, scale guess."""
-        X = self.X
+    def summary(self, stats: Any = None) -> dict[str, Any]:
+        """JSON-ready summary: size, shape, classes, groups, value range, scale guess.
+
+        Parameters
+        ----------
+        stats : PixelStats, optional
+            Statistics of this dataset: the value range comes from them (no pass over the
+            clips). Without them a streamed dataset is read once, a chunk at a time.
+        """
+        if stats is not None:
+            lo, hi = float(stats.global_min), float(stats.global_max)
+        elif isinstance(self.X, ClipArray):
+            lo, hi = np.inf, -np.inf
+            for _, chunk in self.X.chunks():
+                lo, hi = min(lo, float(chunk.min())), max(hi, float(chunk.max()))
+        else:
+            lo, hi = float(self.X.min()), float(self.X.max())
         return {
             "name": self.name,
             "content_hash": self.content_hash,
@@ -266,9 +306,9 @@ class Dataset:
             "shape": list(self.shape),
             "classes": self.class_counts,
             "n_groups": 0 if self.groups is None else int(np.unique(self.groups).size),
-            "min": float(X.min()),
-            "max": float(X.max()),
-            "scale_guess": guess_scale(X),
+            "min": lo,
+            "max": hi,
+            "scale_guess": guess_scale(np.array([lo, hi])),
             "synthetic": self.is_synthetic,
             "n_skipped": len(self.skipped),
             "split": None if self.split is None else {

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sndiag.clip_array import ClipArray
 from sndiag.errors import DataError, ShapeError
 from sndiag.stats import PixelStats, compute_stats
 
@@ -38,7 +39,8 @@ def group_drift(X: Any, groups: Any) -> np.ndarray:
 
     Parameters
     ----------
-    X : np.ndarray [shape=(n_clips, n_mels, n_frames)]
+    X : np.ndarray or ClipArray [shape=(n_clips, n_mels, n_frames)]
+        Clips of a :class:`~sndiag.clip_array.ClipArray` are read a chunk at a time.
     groups : array-like [shape=(n_clips,)]
         The group of each clip (speaker, kit, session); at least two groups.
 
@@ -53,8 +55,9 @@ def group_drift(X: Any, groups: Any) -> np.ndarray:
         With fewer than two groups.
     """
     g = np.asarray(groups)
-    if g.ndim != 1 or g.shape[0] != np.shape(X)[0]:
-        raise ShapeError(f"groups has shape {g.shape}; expected ({np.shape(X)[0]},), one per clip")
+    n = len(X) if isinstance(X, ClipArray) else np.shape(X)[0]
+    if g.ndim != 1 or g.shape[0] != n:
+        raise ShapeError(f"groups has shape {g.shape}; expected ({n},), one per clip")
     if np.unique(g).size < 2:
         raise DataError("a group drift map needs at least two groups (e.g. two speakers)")
     stats = compute_stats(X, g.astype(str), quantiles="none")
@@ -103,9 +106,13 @@ def split_drift(X: Any, split: Any) -> np.ndarray:
         When the split has no train or no test clips.
     """
     s = np.asarray(split).astype(str)
-    X = np.asarray(X)
+    if not isinstance(X, ClipArray):
+        X = np.asarray(X)
     train, test = s == "train", s == "test"
     if train.sum() < 2 or test.sum() < 2:
         raise DataError("the split needs at least two train and two test clips for a drift map")
+    if isinstance(X, ClipArray):  # each part read a chunk at a time
+        return dataset_drift(compute_stats(X.select(train), quantiles="none"),
+                             compute_stats(X.select(test), quantiles="none"))
     return dataset_drift(compute_stats(X[train], quantiles="none"),
                          compute_stats(X[test], quantiles="none"))

@@ -9,7 +9,12 @@ per-pixel standardization goes wrong: ``1 / std`` is large exactly where the std
 
 The measurement needs no second copy of the data: an affine scaler's maps follow
 from the data's statistics (only the example clip and the histogram sample are transformed),
-any other scaler is transformed a chunk of clips at a time (:data:`CHUNK_CLIPS`).
+any other scaler is transformed a chunk of clips at a time (:data:`CHUNK_CLIPS`). Clips that
+stay in a file (a :class:`~sndiag.clip_array.ClipArray`, a dataset larger than memory) are
+never read whole either: a mean/std scaler is fitted from the statistics
+(:func:`sndiag.scalers.fit_from_stats`), any other chunk by chunk (:func:`sndiag.scalers.fit_clips`),
+and the histograms and distribution checks use a random sample of clips
+(:data:`sndiag.stats.SAMPLE_CLIPS`).
 
 Pages only draw what :class:`ScalerEffect` holds; they compute no statistics.
 """
@@ -23,11 +28,27 @@ from typing import Any
 
 import numpy as np
 
+from sndiag.clip_array import ClipArray
 from sndiag.config import SpectrogramConfig
 from sndiag.errors import DataError, ParameterError, ShapeError
 from sndiag.masks import Mask, format_ranges, lowest_snr_rows
-from sndiag.scalers import affine_maps, compresses, make_scaler, with_mask
-from sndiag.stats import Moments, PixelStats, compute_stats, sample_positions, subsample_values
+from sndiag.scalers import (
+    affine_maps,
+    compresses,
+    fit_clips,
+    fit_from_stats,
+    make_scaler,
+    with_mask,
+)
+from sndiag.stats import (
+    SAMPLE_CLIPS,
+    Moments,
+    PixelStats,
+    compute_stats,
+    sample_indices,
+    sample_positions,
+    subsample_values,
+)
 
 __all__ = ["Distribution", "ScalerEffect", "compare_effects", "describe_effect",
            "distribution_checks", "evaluate_scaler", "format_gain"]
@@ -76,6 +97,9 @@ class ScalerEffect:
     distribution : Distribution or None
         Skew, kurtosis, values beyond +/-3 and band correlations before and after
         (:func:`distribution_checks`).
+    fitted_on : str or None
+        What the scaler was fitted on when it was not every clip (a quantile scaler on clips
+        that stay in a file: ``"a sample of 2000 of 100000 clips"``).
     """
 
     name: str
@@ -95,6 +119,7 @@ class ScalerEffect:
     params: dict[str, Any] = field(default_factory=dict)
     masked_rows: np.ndarray | None = None
     distribution: Distribution | None = None
+    fitted_on: str | None = None
 
 
 #: Clips (a random subsample) on which :func:`distribution_checks` measures the shape.
@@ -169,7 +194,7 @@ def distribution_checks(scaler: Any, X: np.ndarray, *, max_clips: int = DISTRIBU
     ----------
     scaler : fitted transformer
         Applied to a random subsample of ``X`` (its mask, if any, included).
-    X : np.ndarray [shape=(n_clips, n_mels, n_frames)]
+    X : np.ndarray or ClipArray [shape=(n_clips, n_mels, n_frames)]
         The data the scaler is fitted on (before scaling).
     max_clips : int
         Clips measured.
@@ -182,13 +207,15 @@ def distribution_checks(scaler: Any, X: np.ndarray, *, max_clips: int = DISTRIBU
     >>> bool(d.kurtosis_before.mean() > 10 > abs(d.kurtosis_after).mean()), d.corr_after.shape
     (True, (4, 4))
     """
-    X = np.asarray(X)
+    if not isinstance(X, ClipArray):
+        X = np.asarray(X)
     n = X.shape[0]
     rng = np.random.default_rng(rng_seed)
     idx = np.sort(rng.choice(n, size=min(n, int(max_clips)), replace=False))
-    before = np.asarray(X[idx], dtype=np.float64)
+    clips = X[idx]  # read once (clips of a file)
+    before = np.array(clips, dtype=np.float64)  # a copy: transform may not modify it
     with np.errstate(all="ignore"):
-        after = np.asarray(scaler.transform(X[idx]), dtype=np.float64).reshape(before.shape)
+        after = np.asarray(scaler.transform(clips), dtype=np.float64).reshape(before.shape)
         sb, kb = _row_shape(before)
         sa, ka = _row_shape(after)
         fin = after[np.isfinite(after)]
@@ -498,16 +525,17 @@ def _moments_after(Xt: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         return np.nanmean(bad, axis=0), np.nanstd(bad, axis=0), False
 
 
-def _after_affine(scaler: Any, X: np.ndarray, stats: PixelStats, mask: Mask | None,
-                  example: int, rng_seed: int) -> _After | None:
+def _after_affine(scaler: Any, X: np.ndarray | ClipArray, stats: PixelStats, mask: Mask | None,
+                  example: int, rng_seed: int, sample: np.ndarray | None = None) -> _After | None:
     """An affine scaler's effect from the statistics of ``X``, without transforming all of it.
 
     ``(x - offset) / scale`` moves each pixel's mean to ``(mean - offset) / scale`` and divides
     its std by ``scale``; its extreme values bound the output, so finiteness is known too. Only
     the example clip and the histogram sample (:func:`~sndiag.stats.sample_positions`, the
-    positions :func:`~sndiag.stats.subsample_values` would read) are transformed. None when
-    the scaler is not affine, ``stats`` do not describe all of ``X``, or the output may overflow
-    (the caller then transforms everything).
+    positions :func:`~sndiag.stats.subsample_values` would read) are transformed; with
+    ``sample`` (clips of ``X`` read from a file) the histogram values come from those clips.
+    None when the scaler is not affine, ``stats`` do not describe all of ``X``, or the output
+    may overflow (the caller then transforms everything).
     """
     maps = affine_maps(scaler)
     if maps is None:
@@ -523,10 +551,10 @@ def _after_affine(scaler: Any, X: np.ndarray, stats: PixelStats, mask: Mask | No
     with np.errstate(all="ignore"):
         bound = np.maximum(np.abs(lo - off), np.abs(hi - off)) / sc
     # the full path's float64 squares overflow near 1e154; stay far from both limits
-    limit = min(0.5 * float(np.finfo(X.dtype).max), 1e150)
+    limit = min(0.5 * float(np.finfo(np.dtype(X.dtype)).max), 1e150)
     if not (np.all(sc > 0) and np.all(np.isfinite(bound)) and float(bound.max()) < limit):
         return None
-    flat = X.reshape(-1)
+    flat = (X if sample is None else sample).reshape(-1)
     pos = sample_positions(flat.size, rng_seed=rng_seed)
     pix = np.arange(flat.size) % off.size if pos is None else pos % off.size
     vals = flat if pos is None else flat[pos]
@@ -540,16 +568,19 @@ def _after_affine(scaler: Any, X: np.ndarray, stats: PixelStats, mask: Mask | No
     )
 
 
-def _after_chunked(scaler: Any, X: np.ndarray, example: int, rng_seed: int) -> _After | None:
+def _after_chunked(scaler: Any, X: np.ndarray | ClipArray, example: int, rng_seed: int,
+                   sample: np.ndarray | None = None) -> _After | None:
     """The fitted scaler's effect, transforming ``X`` a chunk of clips at a time.
 
     Memory stays at one chunk (not a second copy of the data), and the moments are merged with
     :class:`~sndiag.stats.Moments`. None as soon as a chunk is not finite or its squares
     overflow (the caller then transforms everything and measures with NaN-aware reductions).
+    With ``sample`` (clips of ``X`` read from a file) the histogram values come from those
+    clips, transformed.
     """
     n, img = X.shape[0], X.shape[1:]
     per_clip = int(np.prod(img))
-    pos = sample_positions(X.size, rng_seed=rng_seed)
+    pos = None if sample is not None else sample_positions(X.size, rng_seed=rng_seed)
     moments = Moments(img)
     changed, ex, parts = False, None, []
     for i in range(0, n, CHUNK_CLIPS):
@@ -567,15 +598,43 @@ def _after_chunked(scaler: Any, X: np.ndarray, example: int, rng_seed: int) -> _
         changed = changed or not np.array_equal(Z, chunk)
         if i <= example < i + len(chunk):
             ex = Z[example - i]
+        if sample is not None:
+            continue
         flat = Z.reshape(-1)
         if pos is None:
             parts.append(flat)
         else:
             a, b = np.searchsorted(pos, [i * per_clip, (i + len(chunk)) * per_clip])
             parts.append(flat[pos[a:b] - i * per_clip])
-    hist = np.concatenate(parts).astype(np.float64)
+    if sample is not None:
+        hist = subsample_values(np.asarray(scaler.transform(sample)), rng_seed=rng_seed)
+    else:
+        hist = np.concatenate(parts).astype(np.float64)
     return _After(example=ex, mean=moments.mean, std=moments.std, finite=True, changed=changed,
                   hist=hist)
+
+
+def _after_nan_chunked(scaler: Any, X: ClipArray, example: int, rng_seed: int,
+                       sample: np.ndarray) -> _After:
+    """:func:`_after_whole` for clips that stay in a file: NaN-aware float64 sums per chunk."""
+    img = X.shape[1:]
+    total, squares, count = np.zeros(img), np.zeros(img), np.zeros(img)
+    changed, ex = False, None
+    for i, chunk in X.chunks(CHUNK_CLIPS):
+        Z = np.asarray(scaler.transform(chunk), dtype=np.float64)
+        ok = np.isfinite(Z)
+        Zf = np.where(ok, Z, 0.0)
+        total += Zf.sum(axis=0)
+        squares += (Zf * Zf).sum(axis=0)
+        count += ok.sum(axis=0)
+        changed = changed or not np.array_equal(Z, chunk)
+        if i <= example < i + len(chunk):
+            ex = Z[example - i]
+    with np.errstate(all="ignore"):
+        mean = np.where(count > 0, total / count, np.nan)
+        std = np.where(count > 0, np.sqrt(np.maximum(squares / count - mean ** 2, 0.0)), np.nan)
+    hist = subsample_values(np.asarray(scaler.transform(sample)), rng_seed=rng_seed)
+    return _After(example=ex, mean=mean, std=std, finite=False, changed=changed, hist=hist)
 
 
 def _after_whole(scaler: Any, X: np.ndarray, example: int, rng_seed: int) -> _After:
@@ -632,8 +691,15 @@ def evaluate_scaler(
     ----------
     name : str
         A :data:`sndiag.scalers.SCALERS` name or composition (``"db+band"``).
-    X_train : np.ndarray [shape=(n_clips, n_mels, n_frames)]
-        Training spectrograms, finite.
+    X_train : np.ndarray or ClipArray [shape=(n_clips, n_mels, n_frames)]
+        Training spectrograms, finite. A :class:`~sndiag.clip_array.ClipArray` (clips read from
+        a file) is never read whole: a mean/std scaler (``standard``, ``std_floor``, ``band``,
+        ``global``) is fitted from ``stats`` (:func:`~sndiag.scalers.fit_from_stats`) when no mask
+        changes the clips first, any other chunk by chunk
+        (:func:`~sndiag.scalers.fit_clips`; a quantile scaler on a sample of clips, named in
+        :attr:`ScalerEffect.fitted_on`), an affine scaler's maps come from ``stats``, any other
+        is measured chunk by chunk, and the histograms and distribution checks read a random
+        sample of :data:`~sndiag.stats.SAMPLE_CLIPS` clips.
     params : Mapping, optional
         Keyword arguments of :func:`sndiag.scalers.make_scaler`.
     stats : PixelStats, optional
@@ -671,7 +737,8 @@ def evaluate_scaler(
     >>> evaluate_scaler("none", X).reading
     'leaves the data unchanged (gain x1 everywhere)'
     """
-    X = np.asarray(X_train)
+    streamed = isinstance(X_train, ClipArray)
+    X = X_train if streamed else np.asarray(X_train)
     if X.ndim != 3 or 0 in X.shape:
         raise ShapeError(f"X_train has shape {X.shape}; expected (n_clips, n_mels, n_frames)")
     n = X.shape[0]
@@ -694,14 +761,26 @@ def evaluate_scaler(
     if mask is not None:    # masked pixels: 0 after any compression, before the fitted scaling
         if compresses(scaler):
             scaler = with_mask(scaler, mask.combined)
+        elif streamed:
+            X_fit = X.map(lambda c: mask.apply(c, mode="zero"), what="masked")
         else:
             X_fit = mask.apply(X, mode="zero")
     example = int(example_index) % n
+    sample = sample_fit = None
+    if streamed:  # the clips the histograms read (those subsample_values reads of X)
+        sample = X.take(sample_indices(n, SAMPLE_CLIPS, rng_seed))
+        sample_fit = sample if X_fit is X else mask.apply(sample, mode="zero")
     with np.errstate(all="ignore"):
-        scaler.fit(X_fit)
-        after = (_after_affine(scaler, X_fit, stats, mask, example, rng_seed)
-                 or _after_chunked(scaler, X_fit, example, rng_seed)
-                 or _after_whole(scaler, X_fit, example, rng_seed))
+        fitted_on = None
+        if streamed:  # a mean/std scaler from the statistics, else a chunk at a time
+            if X_fit is not X or int(stats.n) != n or not fit_from_stats(scaler, stats):
+                fitted_on = fit_clips(scaler, X_fit)
+        else:
+            scaler.fit(X_fit)
+        after = (_after_affine(scaler, X_fit, stats, mask, example, rng_seed, sample_fit)
+                 or _after_chunked(scaler, X_fit, example, rng_seed, sample_fit)
+                 or (_after_nan_chunked(scaler, X_fit, example, rng_seed, sample_fit)
+                     if streamed else _after_whole(scaler, X_fit, example, rng_seed)))
     std_before = np.asarray(stats.std, dtype=np.float64)
     if mask is not None:
         std_before = np.where(mask.combined, 0.0, std_before)
@@ -728,12 +807,13 @@ def evaluate_scaler(
         example_after=np.array(after.example, dtype=np.float64),
         mean_after=np.asarray(after.mean, dtype=np.float64),
         std_after=np.asarray(after.std, dtype=np.float64), gain=gain,
-        hist_before=subsample_values(X, rng_seed=rng_seed),
+        hist_before=subsample_values(X if sample is None else sample, rng_seed=rng_seed),
         hist_after=after.hist[np.isfinite(after.hist)],
         reading=reading, worst_rows=[(int(r), float(row_gain[r])) for r in top],
         finite=after.finite,
         params=params, masked_rows=masked_rows,
         distribution=distribution_checks(scaler, X_fit, rng_seed=rng_seed),
+        fitted_on=fitted_on,
     )
 
 

@@ -234,13 +234,16 @@ def fit_export(ds: Dataset, *, scaler: str, params: Mapping[str, Any] | None = N
     >>> ex.mask, ex.mask_rows.tolist(), ex.fitted_on
     ('rows:0', [True, False, False, False], 'all 20 clips (the data has no train/test split)')
     """
-    from sndiag.scalers import make_scaler, with_mask, without_mask
+    from sndiag.scalers import fit_clips, make_scaler, with_mask, without_mask
     from sndiag.stats import compute_stats
 
     spec = MaskSpec.parse(mask) if mask is not None else MaskSpec()
     train = ds.train_index
     whole = train.size == ds.n_clips
-    X = ds.X if whole else ds.X[train]
+    if ds.streamed:  # clips read a chunk at a time, never all in memory
+        X = ds.X if whole else ds.X.select(train)
+    else:
+        X = ds.X if whole else ds.X[train]
     built = None
     if not spec.is_empty:
         if stats is None or not whole:  # the given statistics describe every clip
@@ -251,9 +254,16 @@ def fit_export(ds: Dataset, *, scaler: str, params: Mapping[str, Any] | None = N
     est = make_scaler(scaler, config=ds.config, **p)
     if built is not None:   # masked pixels: 0 after the compression, before the fitted scaling
         est = with_mask(est, built.combined)
-    fitted = without_mask(est.fit(X))
+    sampled = None
+    if ds.streamed:
+        sampled = fit_clips(est, X)
+    else:
+        est.fit(X)
+    fitted = without_mask(est)
     fitted_on = (f"all {ds.n_clips} clips (the data has no train/test split)" if whole
                  else f"the {train.size} training clips of {ds.n_clips} (split 'train')")
+    if sampled:
+        fitted_on += f"; its quantiles from {sampled}"
     return export_params(fitted, name=scaler, params=p, shape=ds.shape, mask=built,
                          mask_spec=spec, fitted_on=fitted_on)
 

@@ -119,8 +119,8 @@ class _Figures:
 
 
 # -- sections ---------------------------------------------------------------------------------
-def _dataset_section(dataset: Dataset, figs: _Figures) -> str:
-    s = dataset.summary()
+def _dataset_section(dataset: Dataset, figs: _Figures, stats: PixelStats) -> str:
+    s = dataset.summary(stats=stats)
     classes = s.get("classes") or {}
     class_text = ", ".join(f"{_e(k)}: {int(v)}" for k, v in classes.items()) or "unlabelled"
     shape = s.get("shape") or list(dataset.shape)
@@ -344,7 +344,8 @@ def build_report(
     created = created or datetime.now(UTC)
     figs = _Figures()
     synthetic = dataset.is_synthetic
-    log = dataset.summary().get("scale_guess") == "linear" and float(stats.global_min) >= 0
+    log = dataset.summary(stats=stats).get("scale_guess") == "linear" \
+        and float(stats.global_min) >= 0
     nav = ['<a href="#dataset">Dataset</a>', '<a href="#statistics">Statistics</a>',
            '<a href="#mask">Mask</a>', '<a href="#scalers">Scalers</a>']
     if experiment is not None:
@@ -356,7 +357,7 @@ def build_report(
         ('<p class="banner">SYNTHETIC DATA: this dataset was generated, not recorded. '
          "Its results illustrate the method and say nothing about real audio.</p>") if synthetic else "",
         f"<nav>{''.join(nav)}</nav></header>",
-        _dataset_section(dataset, figs),
+        _dataset_section(dataset, figs, stats),
         _statistics_section(stats, mask, log=log, figs=figs),
         _mask_section(mask, stats),
         _effects_section(list(effects), stats, figs),

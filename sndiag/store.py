@@ -6,6 +6,14 @@ Layout of a :class:`FileStore` rooted at ``root``::
       <content_hash>.npz          the dataset (sndiag.io.save)
       <content_hash>.json         entry metadata: name, created, added_by, source, n_clips, ...
       <content_hash>.<kind>.json  attachments (e.g. experiment results), also atomic
+      <content_hash>.stats.npz    its statistics, once computed (PixelStats.to_npz)
+
+A dataset streamed from a file larger than memory (``Dataset.streamed``, opened with
+:func:`sndiag.io.streaming.open_streamed`) is not copied: its entry records the file's path,
+size and modification time instead of a ``.npz`` (``StoreEntry.file``), and loading it opens the
+file again, streamed, after checking that size and time (a changed or missing file moves the
+entry to quarantine: its content hash would no longer hold). Deleting such an entry never
+touches the file.
 
 Every file is written to a temporary name in the same folder, flushed, fsynced and renamed, so a
 process killed mid-write leaves either the old state or the new one, never a torn file. Loading
@@ -33,11 +41,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from sndiag.dataset import Dataset
 from sndiag.errors import SndiagError, StoreError
 from sndiag.io.arrays import load_arrays, save, to_npz_bytes
 from sndiag.io.atomic import atomic_write
+from sndiag.io.streaming import FileClips, file_fingerprint, open_streamed
 from sndiag.settings import Settings
+from sndiag.stats import PixelStats
 
 __all__ = ["DatasetStore", "FileStore", "MemoryStore", "Quarantined", "StoreEntry", "default_store",
            "open_store"]
@@ -69,6 +81,9 @@ class StoreEntry:
     size, sha256 : int or None, str or None
         The stored ``.npz``'s size and SHA-256 (None for entries written before they were
         recorded, and in a :class:`MemoryStore`).
+    file : dict or None
+        For a dataset kept in its own file (streamed, never copied): ``{"path", "member",
+        "size", "mtime_ns"}`` of that file when it was added; None for a stored ``.npz``.
     """
 
     dataset_id: str
@@ -82,6 +97,7 @@ class StoreEntry:
     sha256: str | None = None
     added_by: str | None = None
     source: str = ""
+    file: dict[str, Any] | None = None
 
     @classmethod
     def for_dataset(cls, ds: Dataset, *, name: str | None = None, added_by: str | None = None,
@@ -96,6 +112,7 @@ class StoreEntry:
             synthetic=ds.is_synthetic,
             added_by=added_by or None,
             source=source if source is not None else _default_source(ds),
+            file=_file_reference(ds),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,13 +154,23 @@ class StoreEntry:
         if len(shape) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
                                       for v in shape):
             raise StoreError(f"entry metadata: 'shape' is {shape!r}, not two positive integers")
+        ref = get("file", dict, optional=True)
+        if ref is not None:
+            member = ref.get("member")
+            if not (isinstance(ref.get("path"), str) and (member is None or isinstance(member, str))
+                    and all(isinstance(ref.get(k), int) and not isinstance(ref.get(k), bool)
+                            for k in ("size", "mtime_ns"))):
+                raise StoreError(f"entry metadata: 'file' is {ref!r}, not a path, member, size "
+                                 "and mtime_ns")
+            ref = {"path": ref["path"], "member": member, "size": ref["size"],
+                   "mtime_ns": ref["mtime_ns"]}
         return cls(dataset_id=get("dataset_id", str), name=get("name", str),
                    created=get("created", str), n_clips=get("n_clips", int),
                    shape=(shape[0], shape[1]), n_classes=get("n_classes", int),
                    synthetic=get("synthetic", bool), size=get("size", int, optional=True),
                    sha256=get("sha256", str, optional=True),
                    added_by=get("added_by", str, optional=True),
-                   source=get("source", str, optional=True) or "")
+                   source=get("source", str, optional=True) or "", file=ref)
 
 
 @dataclass(frozen=True)
@@ -178,6 +205,40 @@ def _file_digest(path: Path) -> tuple[int, str]:
     return size, h.hexdigest()
 
 
+def _file_reference(ds: Dataset) -> dict[str, Any] | None:
+    """``StoreEntry.file`` of a dataset streamed from a file; None for one in memory."""
+    if not ds.streamed:
+        return None
+    X = ds.X
+    if not isinstance(X, FileClips):
+        raise StoreError(f"{ds.name} is read on demand from a {type(X).__name__}, not a file; "
+                         "a store keeps datasets in memory or in their own .npy/.npz file")
+    f = X.file
+    for what, mine, its in (("labels", ds.y, f.y), ("groups", ds.groups, f.groups),
+                            ("split", ds.split, f.split),
+                            ("names", ds.names, f.names if f.names is not None else ds.names)):
+        if (mine is None) != (its is None) or (mine is not None and not np.array_equal(mine, its)):
+            raise StoreError(f"{ds.name} is stored as a reference to its file {X.path.name}, but "
+                             f"its {what} differ from the file's; write them into the file "
+                             "(sndiag.io.save) and open it again")
+    return {"path": str(Path(X.path).resolve()), "member": X.member, **X.fingerprint}
+
+
+def _check_reference(entry: StoreEntry) -> Path:
+    """The referenced file's path when it is still the file the entry was made from; StoreError
+    with the reason otherwise."""
+    ref = entry.file or {}
+    path = Path(ref.get("path", ""))
+    try:
+        now = file_fingerprint(path)
+    except SndiagError:
+        raise StoreError(f"its file {path} is missing or unreadable") from None
+    if now != {"size": ref.get("size"), "mtime_ns": ref.get("mtime_ns")}:
+        raise StoreError(f"its file {path} changed since it was added (size or modification "
+                         "time)")
+    return path
+
+
 def _default_source(ds: Dataset) -> str:
     """The source of a dataset in words, from its provenance."""
     prov = ds.provenance
@@ -204,6 +265,9 @@ class DatasetStore(Protocol):
     def __contains__(self, dataset_id: object) -> bool: ...
     def put_attachment(self, dataset_id: str, kind: str, payload: dict[str, Any]) -> None: ...
     def get_attachment(self, dataset_id: str, kind: str) -> dict[str, Any] | None: ...
+    def put_stats(self, dataset_id: str, stats: PixelStats) -> None: ...
+    def get_stats(self, dataset_id: str) -> PixelStats | None: ...
+    def find_file(self, path: str | os.PathLike[str]) -> StoreEntry | None: ...
     def quarantined(self) -> list[Quarantined]: ...
 
 
@@ -309,8 +373,15 @@ class FileStore:
 
     def _data_intact(self, entry: StoreEntry) -> bool:
         """Whether the stored ``.npz`` is the one the metadata recorded (size, SHA-256); entries
-        without a recorded checksum are loaded and re-hashed."""
+        without a recorded checksum are loaded and re-hashed. A file reference: whether the file
+        is unchanged."""
         data_path, _ = self._paths(entry.dataset_id)
+        if entry.file is not None and not data_path.exists():
+            try:
+                _check_reference(entry)
+            except StoreError:
+                return False
+            return True
         try:
             if entry.sha256 is None:
                 return load_arrays(data_path).content_hash == entry.dataset_id
@@ -329,17 +400,24 @@ class FileStore:
         metadata, and its data against the recorded size and checksum); a damaged one is
         written anew, so putting a dataset again repairs its entry. An intact entry keeps who
         added it first.
+
+        A streamed dataset (``ds.streamed``, clips in their own file) is not copied: the entry
+        records the file (``StoreEntry.file``).
         """
         data_path, meta_path = self._paths(ds.content_hash)
-        if data_path.exists() and meta_path.exists():
+        if meta_path.exists() and (data_path.exists() or ds.streamed):
             try:
                 entry = self._read_entry(ds.content_hash)
             except StoreError:
                 entry = None
-            if entry is not None and self._data_intact(entry):
+            if entry is not None and (data_path.exists() or entry.file is not None) \
+                    and self._data_intact(entry):
                 return entry
         entry = StoreEntry.for_dataset(ds, name=name, added_by=added_by, source=source)
         try:
+            if entry.file is not None:
+                atomic_write(meta_path, json.dumps(entry.to_dict()))
+                return entry
             save(ds, data_path)
             size, digest = _file_digest(data_path)
             entry = StoreEntry(**{**entry.__dict__, "size": size, "sha256": digest})
@@ -357,7 +435,9 @@ class FileStore:
         A damaged entry (unreadable, or content that does not match the id) is moved to
         ``quarantine/``; loading the data again repairs it.
         """
-        data_path, _ = self._paths(dataset_id)
+        data_path, meta_path = self._paths(dataset_id)
+        if not data_path.exists() and meta_path.exists():
+            return self._get_reference(dataset_id)
         if not data_path.exists():
             raise StoreError(f"no dataset {dataset_id[:12]}… in the store; it may have been "
                              "created on another server — load the data again")
@@ -373,6 +453,44 @@ class FileStore:
                              "it was modified on disk and moved to quarantine — load the data "
                              "again")
         return ds
+
+    def _get_reference(self, dataset_id: str) -> Dataset:
+        """Open the file a streamed dataset's entry refers to (checked unchanged first)."""
+        try:
+            entry = self._read_entry(dataset_id)
+        except StoreError as exc:
+            self._quarantine(dataset_id, str(exc))
+            raise StoreError(f"store entry {dataset_id[:12]}… is damaged ({exc}); it was moved "
+                             "to quarantine — load the data again") from None
+        if entry.file is None:
+            self._quarantine(dataset_id, "the data file is missing")
+            raise StoreError(f"store entry {dataset_id[:12]}… has lost its data; it was moved "
+                             "to quarantine — load the data again")
+        try:
+            path = _check_reference(entry)
+            ds = open_streamed(path, content_hash=dataset_id)
+        except SndiagError as exc:
+            self._quarantine(dataset_id, str(exc))
+            raise StoreError(f"store entry {dataset_id[:12]}…: {exc}; it was moved to "
+                             "quarantine — open the file again") from None
+        if ds.n_clips != entry.n_clips or tuple(ds.shape) != tuple(entry.shape):
+            self._quarantine(dataset_id, "its file holds other clips than recorded")
+            raise StoreError(f"store entry {dataset_id[:12]}…: its file holds other clips than "
+                             "recorded; it was moved to quarantine — open the file again")
+        return ds
+
+    def find_file(self, path: str | os.PathLike[str]) -> StoreEntry | None:
+        """The entry of the dataset streamed from file ``path``, when that file is unchanged
+        since it was added (so opening it again needs no pass over its clips); else None."""
+        want = str(Path(path).resolve())
+        for entry in self.entries():
+            if entry.file is not None and entry.file["path"] == want:
+                try:
+                    _check_reference(entry)
+                except StoreError:
+                    continue
+                return entry
+        return None
 
     def entry(self, dataset_id: str) -> StoreEntry | None:
         """The entry of ``dataset_id``, or None when it is not (completely) stored."""
@@ -391,8 +509,8 @@ class FileStore:
             raise StoreError(f"no dataset {dataset_id[:12]}… in the store")
         try:
             meta_path.unlink(missing_ok=True)
-            data_path.unlink(missing_ok=True)
-            for extra in self.root.glob(f"{dataset_id}.*.json"):
+            data_path.unlink(missing_ok=True)  # a streamed dataset's own file is left alone
+            for extra in [*self.root.glob(f"{dataset_id}.*.json"), self._stats_path(dataset_id)]:
                 extra.unlink(missing_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot delete {dataset_id[:12]}… from the store at {self.root}: "
@@ -413,7 +531,10 @@ class FileStore:
             try:
                 entry = self._read_entry(stem)
                 if not (self.root / f"{stem}.npz").exists():
-                    raise StoreError("the data file is missing")
+                    if entry.file is None:
+                        raise StoreError("the data file is missing")
+                    if not Path(entry.file["path"]).is_file():
+                        raise StoreError(f"its file {entry.file['path']} is missing")
             except StoreError as exc:
                 if meta_path.exists():  # not removed meanwhile by another process
                     self._quarantine(stem, str(exc))
@@ -425,7 +546,45 @@ class FileStore:
         if not isinstance(dataset_id, str) or not _HASH.match(dataset_id):
             return False
         data_path, meta_path = self._paths(dataset_id)
-        return data_path.exists() and meta_path.exists()
+        if not meta_path.exists():
+            return False
+        if data_path.exists():
+            return True
+        try:
+            return self._read_entry(dataset_id).file is not None
+        except StoreError:
+            return False
+
+    def _stats_path(self, dataset_id: str) -> Path:
+        return self.root / f"{_check_id(dataset_id)}.stats.npz"
+
+    def put_stats(self, dataset_id: str, stats: PixelStats) -> None:
+        """Keep the statistics of a stored dataset beside it (computed once, even for 100 000
+        clips streamed from a file, then read back after a restart)."""
+        entry = self.entry(dataset_id)
+        if entry is None:
+            raise StoreError(f"no dataset {dataset_id[:12]}… in the store")
+        if int(stats.n) != entry.n_clips or tuple(stats.shape) != tuple(entry.shape):
+            raise StoreError(f"statistics of {stats.n} clips of {tuple(stats.shape)} do not "
+                             f"describe dataset {dataset_id[:12]}…")
+        try:
+            atomic_write(self._stats_path(dataset_id), stats.to_npz_bytes())
+        except OSError as exc:
+            raise StoreError(f"cannot write to the store at {self.root}: "
+                             f"{getattr(exc, 'strerror', None) or exc}") from None
+
+    def get_stats(self, dataset_id: str) -> PixelStats | None:
+        """The statistics kept by :meth:`put_stats`, or None (none kept, or unreadable: an
+        unreadable file is removed, so they are computed again)."""
+        path = self._stats_path(dataset_id)
+        if not path.exists():
+            return None
+        try:
+            return PixelStats.from_npz(path)
+        except (SndiagError, OSError, ValueError, KeyError, TypeError):
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
 
     def put_attachment(self, dataset_id: str, kind: str, payload: dict[str, Any]) -> None:
         """Store JSON ``payload`` (e.g. experiment results) beside a dataset."""
@@ -457,14 +616,16 @@ class MemoryStore:
     """
 
     def __init__(self) -> None:
-        self._data: dict[str, tuple[bytes, StoreEntry]] = {}
+        self._data: dict[str, tuple[bytes | Dataset, StoreEntry]] = {}
         self._attachments: dict[tuple[str, str], str] = {}
+        self._stats: dict[str, PixelStats] = {}
 
     def put(self, ds: Dataset, *, name: str | None = None, added_by: str | None = None,
             source: str | None = None) -> StoreEntry:
         if ds.content_hash not in self._data:
             entry = StoreEntry.for_dataset(ds, name=name, added_by=added_by, source=source)
-            self._data[ds.content_hash] = (to_npz_bytes(ds), entry)
+            # a streamed dataset is kept as it is (its clips stay where they are)
+            self._data[ds.content_hash] = (ds if ds.streamed else to_npz_bytes(ds), entry)
         return self._data[ds.content_hash][1]
 
     def entry(self, dataset_id: str) -> StoreEntry | None:
@@ -474,6 +635,7 @@ class MemoryStore:
     def delete(self, dataset_id: str) -> None:
         if self._data.pop(_check_id(dataset_id), None) is None:
             raise StoreError(f"no dataset {dataset_id[:12]}… in the store")
+        self._stats.pop(dataset_id, None)
         for key in [k for k in self._attachments if k[0] == dataset_id]:
             del self._attachments[key]
 
@@ -481,7 +643,27 @@ class MemoryStore:
         _check_id(dataset_id)
         if dataset_id not in self._data:
             raise StoreError(f"no dataset {dataset_id[:12]}… in the store; load the data again")
-        return load_arrays(self._data[dataset_id][0])
+        data = self._data[dataset_id][0]
+        return data if isinstance(data, Dataset) else load_arrays(data)
+
+    def put_stats(self, dataset_id: str, stats: PixelStats) -> None:
+        if _check_id(dataset_id) not in self._data:
+            raise StoreError(f"no dataset {dataset_id[:12]}… in the store")
+        self._stats[dataset_id] = stats
+
+    def get_stats(self, dataset_id: str) -> PixelStats | None:
+        return self._stats.get(dataset_id)
+
+    def find_file(self, path: str | os.PathLike[str]) -> StoreEntry | None:
+        want = str(Path(path).resolve())
+        for _, entry in self._data.values():
+            if entry.file is not None and entry.file["path"] == want:
+                try:
+                    _check_reference(entry)
+                except StoreError:
+                    continue
+                return entry
+        return None
 
     def entries(self) -> list[StoreEntry]:
         return sorted((e for _, e in self._data.values()), key=lambda e: e.created, reverse=True)

@@ -393,3 +393,31 @@ def test_distribution_checks_count_values_beyond_three():
     X = np.random.default_rng(1).standard_t(2, size=(300, 3, 4))
     d = distribution_checks(make_scaler("none").fit(X), X, max_clips=100)
     assert d.n_clips == 100 and d.beyond3 > 0.01       # t(2) is heavy-tailed
+
+
+# -- clips read from a file (ClipArray) ----------------------------------------------------------
+@pytest.mark.parametrize("name", ["standard", "std_floor", "band", "db+standard", "log1p"])
+def test_evaluate_scaler_on_streamed_clips_equals_in_memory(name):
+    from sndiag.clip_array import ArrayClips
+
+    rng = np.random.default_rng(0)
+    X = rng.gamma(2.0, 1.0, size=(300, 6, 8)).astype(np.float32)
+    X[:, 4:] *= 1e-3
+    stats = compute_stats(X)
+    mem = evaluate_scaler(name, X, stats=stats)
+    clips = ArrayClips(X)
+    streamed = evaluate_scaler(name, clips, stats=stats)
+    np.testing.assert_allclose(streamed.mean_after, mem.mean_after, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(streamed.std_after, mem.std_after, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(streamed.gain, mem.gain, rtol=1e-5)
+    np.testing.assert_allclose(streamed.example_after, mem.example_after, rtol=1e-5, atol=1e-6)
+    assert streamed.reading == mem.reading and streamed.fitted_on is None
+
+
+def test_evaluate_scaler_fits_a_quantile_scaler_on_a_sample_of_streamed_clips():
+    from sndiag.clip_array import ArrayClips
+
+    X = np.random.default_rng(1).gamma(2.0, 1.0, size=(2500, 3, 4)).astype(np.float32)
+    eff = evaluate_scaler("robust", ArrayClips(X), stats=compute_stats(X))
+    assert eff.fitted_on == "a sample of 2000 of 2500 clips"
+    assert eff.finite and np.all(np.abs(eff.mean_after) < 0.5)  # centred: median ~ mean here

@@ -19,7 +19,8 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("sndiag._lazy", "sndiag.errors", "sndiag._kernels", "sndiag.io", "sndiag.data",
      "sndiag.ranges", "sndiag.text"),  # io: lazy
     ("sndiag.config",),
-    ("sndiag.settings", "sndiag.images", "sndiag.spectrogram", "sndiag.memory"),
+    ("sndiag.settings", "sndiag.images", "sndiag.spectrogram", "sndiag.memory",
+     "sndiag.clip_array"),
     ("sndiag.dataset", "sndiag.io.atomic"),
     ("sndiag.stats", "sndiag.diagnostics", "sndiag.drift", "sndiag.io.zips", "sndiag.io.audio",
      "sndiag.io.labels", "sndiag.io.arrays", "sndiag.io.feature_cache", "sndiag.io.patterns"),

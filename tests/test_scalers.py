@@ -630,3 +630,35 @@ def test_stateless_transform_in_chunks_equals_one_pass(name, monkeypatch):
     chunked = s.transform(X)
     assert chunked.dtype == whole.dtype == np.float32
     np.testing.assert_array_equal(chunked, whole)
+
+
+# -- fitted from the statistics of the clips (a dataset read from a file) -------------------------
+@pytest.mark.parametrize("name", ["standard", "std_floor", "band", "global"])
+def test_fit_from_stats_equals_a_fit_on_the_clips(name):
+    from sndiag.scalers import fit_from_stats
+    from sndiag.stats import compute_stats
+
+    rng = np.random.default_rng(3)
+    X = rng.gamma(2.0, 1.0, size=(400, 6, 9)).astype(np.float32)
+    X[:, 4:] *= 1e-6           # near-silent rows
+    X[:, :, 7:] = 0.0          # padding: constant pixels
+    X[:, 0, 0] = 1e6           # a constant far from 0
+    fitted = make_scaler(name).fit(X)
+    from_stats = make_scaler(name)
+    assert fit_from_stats(from_stats, compute_stats(X, quantiles="none"))
+    np.testing.assert_allclose(from_stats.offset_, fitted.offset_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(from_stats.scale_, fitted.scale_, rtol=1e-6)
+    np.testing.assert_array_equal(from_stats.zero_scale_, fitted.zero_scale_)
+    np.testing.assert_allclose(from_stats.transform(X), fitted.transform(X), rtol=1e-5, atol=1e-6)
+    if name == "std_floor":
+        assert from_stats.floor_ == pytest.approx(fitted.floor_, rel=1e-9)
+
+
+@pytest.mark.parametrize("name, params", [("robust", {}), ("minmax", {}), ("db+standard", {}),
+                                          ("standard", {"with_mean": False})])
+def test_fit_from_stats_leaves_other_scalers_unfitted(name, params):
+    from sndiag.scalers import fit_from_stats
+    from sndiag.stats import compute_stats
+
+    s = make_scaler(name, **params)
+    assert not fit_from_stats(s, compute_stats(np.ones((3, 2, 2), np.float32), quantiles="none"))

@@ -15,6 +15,11 @@ the file, with random access, exactly like a ``.npy``; a compressed member
 (the small arrays of an ``.npz``), with the checks of :func:`sndiag.io.arrays.load_arrays`
 that need no pass over ``X`` (file head, dtype, layout, zip bombs); the values are checked
 chunk by chunk as they are read (:func:`sndiag.images.check_values`).
+
+:func:`open_streamed` makes such a file a :class:`~sndiag.dataset.Dataset` whose ``X`` is a
+:class:`FileClips`: clips are read from the file when asked for (one clip, a run, a sample),
+never all at once, so a dataset of 100 000 clips (3.1 GB) costs the memory of its labels and
+names. :func:`load_whole` reads it into memory when it fits ``SNDIAG_MAX_DATASET_MB``.
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from sndiag.clip_array import ClipArray
 from sndiag.config import DEFAULT_SHAPE, Limits
-from sndiag.errors import DataError, ParameterError, ShapeError
+from sndiag.dataset import Dataset
+from sndiag.errors import DataError, LimitError, ParameterError, ShapeError
 from sndiag.images import LAYOUTS, check_dtype, check_values, image_layout, nonfinite_error
 from sndiag.io.arrays import (
     NPY_MAGIC,
@@ -45,7 +52,9 @@ from sndiag.memory import check_images_fit
 from sndiag.settings import resolve_limits
 from sndiag.text import clean
 
-__all__ = ["ArrayFile", "NpyChunks", "open_array_file", "write_npy_chunks", "write_npz_chunks"]
+__all__ = ["ArrayFile", "FileClips", "NpyChunks", "file_fingerprint", "is_stats_file",
+           "load_whole", "open_array_file", "open_streamed", "write_npy_chunks",
+           "write_npz_chunks"]
 
 _ZIP_MAGIC = b"PK\x03\x04"
 #: Bytes discarded per read when a compressed member is skipped forward.
@@ -582,3 +591,164 @@ def open_array_file(path: str | os.PathLike[str], *, chunk_size: int = 512,
     return ArrayFile(reader=reader, shape=shape, layout=LAYOUTS[channel], y=strings("y"),
                      groups=strings("groups"), names=strings("names"), provenance=provenance,
                      n_skipped=n_skipped, split=strings("split"))
+
+
+# -- datasets read on demand --------------------------------------------------------------------
+def is_stats_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a statistics ``.npz`` written by :meth:`PixelStats.to_npz`
+    (``sndiag stats -o``), from its zip directory alone.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from sndiag.stats import compute_stats
+    >>> d = tempfile.mkdtemp()
+    >>> p = compute_stats(np.ones((2, 3, 4))).to_npz(os.path.join(d, "s.npz"))
+    >>> np.savez(os.path.join(d, "x.npz"), X=np.ones((2, 3, 4)))
+    >>> is_stats_file(p), is_stats_file(os.path.join(d, "x.npz"))
+    (True, False)
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+    return {"meta.npy", "mean.npy", "std.npy", "snr.npy"} <= names and "X.npy" not in names
+
+
+def file_fingerprint(path: str | os.PathLike[str]) -> dict[str, int]:
+    """``{"size", "mtime_ns"}`` of a file: what tells that it was replaced or changed.
+
+    Raises
+    ------
+    DataError
+        When the file cannot be read.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise DataError(f"{Path(path).name} cannot be read ({exc.strerror or exc})") from None
+    return {"size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns)}
+
+
+class FileClips(ClipArray):
+    """The clips of an uncompressed ``.npy``/``.npz`` file, read when asked for.
+
+    Every read opens the file, seeks to the first clip wanted and reads the run of clips (no
+    memory map: the pages read are the OS page cache's, not this process' resident memory),
+    then checks and converts them like :meth:`ArrayFile.images` (float32; NaN/Inf refused).
+
+    Parameters
+    ----------
+    file : ArrayFile
+        From :func:`open_array_file`; a compressed ``.npz`` member (no random access) is refused.
+
+    Attributes
+    ----------
+    path : Path
+    member : str or None
+        The array's name inside an ``.npz``.
+    fingerprint : dict
+        :func:`file_fingerprint` when opened.
+    """
+
+    def __init__(self, file: ArrayFile) -> None:
+        if file.reader.compressed:
+            raise DataError(f"{file.reader.where} is a compressed .npz member: it can only be "
+                            "read from its start, not a clip at a time; save it uncompressed "
+                            "(np.savez, or sndiag extract) to open it without loading it")
+        super().__init__(file.n_clips, file.shape, where=file.reader.path.name)
+        self.file = file
+        self.fingerprint = file_fingerprint(file.reader.path)
+
+    @property
+    def path(self) -> Path:
+        return self.file.reader.path
+
+    @property
+    def member(self) -> str | None:
+        return self.file.reader.member
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        X = self.file.images(self.file.reader.read(start, stop), start)
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+
+def open_streamed(path: str | os.PathLike[str], *, limits: Limits | None = None,
+                  content_hash: str | None = None, chunk_size: int = 512) -> Dataset:
+    """A ``.npy``/``.npz`` dataset whose clips stay in the file (:class:`FileClips`).
+
+    Only the header and the small arrays (labels, groups, names, split, metadata) are read;
+    they are checked like :func:`open_array_file` checks them. The clips are read when asked
+    for, and their values checked then.
+
+    Parameters
+    ----------
+    path : str or Path
+        An uncompressed ``.npy`` or ``.npz`` (what ``sndiag extract`` and ``np.savez`` write).
+    limits : Limits, optional
+        ``max_clips`` and the image and zip bounds (default: the environment's).
+    content_hash : str, optional
+        The dataset's content hash when already known (computed when the file was first read,
+        see :meth:`sndiag.dataset.Dataset.trusted`); otherwise it is computed on first use (one
+        pass over the file).
+    chunk_size : int
+        Clips per read when the file is walked.
+
+    Returns
+    -------
+    Dataset
+        ``X`` is a :class:`FileClips` (``Dataset.streamed`` is True).
+
+    Raises
+    ------
+    DataError, ShapeError
+        As :func:`open_array_file`; a compressed member is refused.
+    LimitError
+        More clips than ``SNDIAG_MAX_CLIPS``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "d.npz")
+    >>> np.savez(p, X=np.ones((3, 60, 130), np.float32), y=np.array(["a", "b", "a"]))
+    >>> ds = open_streamed(p)
+    >>> ds.streamed, ds.n_clips, float(ds.X[2].sum()), ds.classes.tolist()
+    (True, 3, 7800.0, ['a', 'b'])
+    """
+    lim = resolve_limits(limits)
+    af = open_array_file(path, chunk_size=chunk_size, limits=lim)
+    if af.n_clips > lim.max_clips:
+        raise LimitError(f"{af.reader.where}: {af.n_clips} clips exceed the limit of "
+                         f"{lim.max_clips}; raise SNDIAG_MAX_CLIPS")
+    ds = Dataset(FileClips(af), y=af.y, groups=af.groups, names=af.names,
+                 provenance=af.provenance, split=af.split)
+    return ds.trusted(content_hash) if content_hash is not None else ds
+
+
+def load_whole(ds: Dataset, *, limits: Limits | None = None) -> Dataset:
+    """``ds`` with every clip in memory (itself when it is not streamed), same content hash.
+
+    Raises
+    ------
+    LimitError
+        When the clips take more than ``SNDIAG_MAX_DATASET_MB``: nothing is read then.
+
+    Examples
+    --------
+    >>> from sndiag.clip_array import ArrayClips
+    >>> ds = Dataset(ArrayClips(np.ones((2, 3, 4), np.float32)))
+    >>> whole = load_whole(ds)
+    >>> whole.streamed, whole.content_hash == ds.content_hash
+    (False, True)
+    """
+    if not ds.streamed:
+        return ds
+    check_images_fit(ds.n_clips, ds.shape, resolve_limits(limits), where=ds.name,
+                     streaming_hint="the pages that need every clip in memory (the experiment) "
+                                    "cannot open it; sndiag compare works on the file")
+    X = np.empty((ds.n_clips, *ds.shape), dtype=np.float32)
+    for start, chunk in ds.X.chunks():
+        X[start:start + chunk.shape[0]] = chunk
+    whole = ds.replace(X=X)
+    return whole.trusted(ds.content_hash)

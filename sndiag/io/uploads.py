@@ -29,6 +29,7 @@ from sndiag.io import audio
 from sndiag.io.arrays import load_arrays
 from sndiag.io.clips import from_files, from_folder, from_zip
 from sndiag.io.labels import GroupHint, clean_name
+from sndiag.io.streaming import is_stats_file
 from sndiag.io.zips import MB
 from sndiag.settings import resolve_limits
 
@@ -39,12 +40,15 @@ __all__ = [
     "clip_audio",
     "holdout_split",
     "label_options",
+    "ServerFiles",
+    "list_server_arrays",
     "list_server_folders",
     "load_array_upload",
     "load_audio_uploads",
     "load_server_folder",
     "load_zip_upload",
     "reextract",
+    "resolve_server_file",
     "resolve_server_folder",
     "with_groups",
 ]
@@ -313,6 +317,83 @@ def resolve_server_folder(root: Path, rel: str) -> Path:
         raise ParameterError(f"{rel!r} is outside the data folder; pick one of the listed folders")
     if not target.is_dir():
         raise ParameterError(f"{rel!r} is not a folder under the data folder")
+    return target
+
+
+@dataclass(frozen=True)
+class ServerFiles:
+    """Array files under the data root (:func:`list_server_arrays`), as relative posix paths.
+
+    Attributes
+    ----------
+    datasets : list of str
+        ``.npy``/``.npz`` files holding spectrograms (an ``extract --out-dir`` folder's
+        ``dataset.npz`` among them).
+    stats : list of str
+        Statistics files written by ``sndiag stats FILE -o stats.npz``.
+    """
+
+    datasets: list[str]
+    stats: list[str]
+
+    def stats_beside(self, rel: str) -> list[str]:
+        """The statistics files in the folder of dataset file ``rel``.
+
+        Examples
+        --------
+        >>> ServerFiles(["a/x.npz", "y.npy"], ["a/stats.npz", "s.npz"]).stats_beside("a/x.npz")
+        ['a/stats.npz']
+        """
+        folder = rel.rpartition("/")[0]
+        return [s for s in self.stats if s.rpartition("/")[0] == folder]
+
+
+def list_server_arrays(root: Path, *, max_depth: int = 3, limit: int = 500) -> ServerFiles:
+    """The ``.npy``/``.npz`` files under ``root`` the Data page offers, datasets and statistics
+    apart (an ``.npz`` is told by its zip directory; nothing else is read).
+
+    Hidden files and folders are skipped, and so are the ``chunks/`` of an ``extract --out-dir``
+    folder (its ``dataset.npz`` is the dataset); symbolic links only when they resolve inside
+    ``root``.
+    """
+    datasets: list[str] = []
+    stats: list[str] = []
+    stack: list[tuple[Path, int]] = [(root, 0)]
+    while stack and len(datasets) + len(stats) < limit:
+        folder, depth = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        out_dir = any(e.name == "manifest.json" for e in entries)
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            try:
+                inside = path.resolve().is_relative_to(root.resolve())
+                is_dir, is_file = entry.is_dir(), entry.is_file()
+            except OSError:
+                continue
+            if not inside:
+                continue
+            if is_dir:
+                if depth + 1 < max_depth and not (out_dir and entry.name == "chunks"):
+                    stack.append((path, depth + 1))
+            elif is_file and entry.name.lower().endswith((".npy", ".npz")):
+                rel = path.relative_to(root).as_posix()
+                (stats if is_stats_file(path) else datasets).append(rel)
+    return ServerFiles(sorted(datasets)[:limit], sorted(stats)[:limit])
+
+
+def resolve_server_file(root: Path, rel: str) -> Path:
+    """``root / rel`` resolved, refusing anything outside ``root`` or that is not a file."""
+    root = root.resolve()
+    target = (root / rel).resolve()
+    if not target.is_relative_to(root):
+        raise ParameterError(f"{rel!r} is outside the data folder; pick one of the listed files")
+    if not target.is_file():
+        raise ParameterError(f"{rel!r} is not a file under the data folder")
     return target
 
 

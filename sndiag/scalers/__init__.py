@@ -92,6 +92,7 @@ from sndiag.scalers._stateless import (
     Log1pCompressor,
     PcenCompressor,
 )
+from sndiag.scalers._stream import fit_clips, fit_from_stats
 
 __all__ = [
     "SCALERS",
@@ -114,6 +115,8 @@ __all__ = [
     "ZeroPixels",
     "affine_maps",
     "compresses",
+    "fit_clips",
+    "fit_from_stats",
     "make_scaler",
     "scaler_from_params",
     "scaler_info",

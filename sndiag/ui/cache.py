@@ -15,6 +15,7 @@ scalers back and forth never refits one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -45,6 +46,7 @@ __all__ = [
     "grid_suggestion",
     "group_drift",
     "group_hints",
+    "in_memory",
     "mask",
     "mask_key",
     "params_key",
@@ -152,8 +154,24 @@ def current_dataset() -> Dataset:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def summary(ds_id: str, _ds: Dataset) -> dict[str, Any]:
-    """:meth:`Dataset.summary` (value range, scale guess, ...), once per dataset."""
-    return _ds.summary()
+    """:meth:`Dataset.summary` (value range, scale guess, ...), once per dataset; the value
+    range of a streamed dataset comes from its statistics (no pass over its clips)."""
+    return _ds.summary(stats=pixel_stats(ds_id, _ds) if _ds.streamed else None)
+
+
+@st.cache_resource(show_spinner="Reading every clip into memory...", max_entries=2)
+def _in_memory(location: str, ds_id: str, version: int, _ds: Dataset) -> Dataset:
+    from sndiag.io.streaming import load_whole
+
+    return load_whole(_ds, limits=settings().limits)
+
+
+def in_memory(ds: Dataset) -> Dataset:
+    """``ds`` with its clips in memory (itself when not streamed), for the pages that need every
+    clip at once (the experiment); LimitError beyond ``SNDIAG_MAX_DATASET_MB``."""
+    if not ds.streamed:
+        return ds
+    return _in_memory(_store_location(), ds.content_hash, _code_version(), ds)
 
 
 def feature_cache() -> Any:
@@ -167,10 +185,20 @@ def feature_cache() -> Any:
 # -- statistics, masks, effects ----------------------------------------------------------------
 @st.cache_data(show_spinner="Computing per-pixel statistics (once per dataset)...", max_entries=8)
 def pixel_stats(ds_id: str, _ds: Dataset) -> Any:
-    """:func:`sndiag.stats.compute_stats` of a dataset (with labels and exact quantiles)."""
+    """The dataset's statistics: those kept in the store beside it, else
+    :func:`sndiag.stats.compute_stats` (with labels; exact quantiles in memory, sampled for a
+    streamed dataset), then kept there, so a restarted server reads them back."""
     from sndiag.stats import compute_stats
 
-    return compute_stats(_ds.X, _ds.y)
+    with contextlib.suppress(SndiagError):
+        kept = store().get_stats(ds_id)
+        if kept is not None and int(kept.n) == _ds.n_clips:
+            return kept
+    stats = compute_stats(_ds.X, _ds.y)
+    with contextlib.suppress(SndiagError):
+        if ds_id in store():
+            store().put_stats(ds_id, stats)
+    return stats
 
 
 def spec_key(spec: MaskSpec) -> str:
@@ -228,10 +256,23 @@ def diagnostics(ds: Dataset, stats: Any) -> list[Any]:
 
 @st.cache_data(show_spinner="Computing the group drift map (once per dataset)...", max_entries=4)
 def group_drift(ds_id: str, _ds: Dataset) -> np.ndarray:
-    """:func:`sndiag.drift.group_drift` of a dataset's groups."""
+    """:func:`sndiag.drift.group_drift` of a dataset's groups; for a streamed dataset (a pass
+    over its file) kept in the store beside it, so a restarted server reads it back."""
     from sndiag.drift import group_drift as drift
 
-    return drift(_ds.X, _ds.groups)
+    if not _ds.streamed:
+        return drift(_ds.X, _ds.groups)
+    with contextlib.suppress(SndiagError, KeyError, TypeError, ValueError):
+        kept = store().get_attachment(ds_id, "group_drift")
+        if kept is not None:
+            Z = np.array(kept["drift"], dtype=np.float64)
+            if Z.shape == tuple(_ds.shape):
+                return Z
+    Z = drift(_ds.X, _ds.groups)
+    with contextlib.suppress(SndiagError):
+        if ds_id in store():
+            store().put_attachment(ds_id, "group_drift", {"drift": Z.tolist()})
+    return Z
 
 
 @st.cache_data(show_spinner="Comparing the two parts...", max_entries=4)

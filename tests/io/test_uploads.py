@@ -58,3 +58,39 @@ def test_with_groups_refuses_a_hint_for_other_clips():
     hint = suggest_groups([f"{i % 2}_a{i % 4}_x.wav" for i in range(6)])[0]
     with pytest.raises(ParameterError, match="suggest groups on this dataset"):
         with_groups(ds, hint)
+
+
+# -- array files under the data root (the Data page's "Array file on the server") -------------------
+def test_list_server_arrays_tells_datasets_from_statistics_files(tmp_path):
+    from sndiag.io.uploads import list_server_arrays
+    from sndiag.stats import compute_stats
+
+    root = tmp_path / "root"
+    (root / "run.parts" / "chunks").mkdir(parents=True)
+    (root / "run.parts" / "manifest.json").write_text("{}")
+    X = np.ones((2, 60, 130), np.float32)
+    np.savez(root / "run.parts" / "dataset.npz", X=X)
+    np.save(root / "run.parts" / "chunks" / "chunk-00000.npy", X)  # a part, not a dataset
+    compute_stats(X).to_npz(root / "run.parts" / "stats.npz")
+    np.save(root / "top.npy", X)
+    np.save(root / ".hidden.npy", X)
+    (root / "notes.txt").write_text("x")
+    outside = tmp_path / "outside.npy"
+    np.save(outside, X)
+    (root / "link.npy").symlink_to(outside)  # resolves outside the root
+    found = list_server_arrays(root)
+    assert found.datasets == ["run.parts/dataset.npz", "top.npy"]
+    assert found.stats == ["run.parts/stats.npz"]
+    assert found.stats_beside("run.parts/dataset.npz") == ["run.parts/stats.npz"]
+    assert found.stats_beside("top.npy") == []
+
+
+@pytest.mark.parametrize("rel", ["../outside.npy", "/etc/passwd", "missing.npy", "."])
+def test_resolve_server_file_refuses_what_is_not_a_file_under_the_root(tmp_path, rel):
+    from sndiag.io.uploads import resolve_server_file
+
+    root = tmp_path / "root"
+    root.mkdir()
+    np.save(tmp_path / "outside.npy", np.ones(2))
+    with pytest.raises(ParameterError):
+        resolve_server_file(root, rel)
