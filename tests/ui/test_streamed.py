@@ -152,7 +152,8 @@ def test_a_server_file_opens_streamed_and_no_page_reads_it_whole(app: AppTest, r
     assert reads.total < 8 * N
     # the pages' working set is fixed (chunks, samples of 256 clips for the histograms and the
     # distribution checks, 2000 for a quantile scaler: about 170 MB), whatever the file's size
-    assert peak < 0.75 * N * 60 * 130 * 4  # below one copy of the clips (250 MB)
+    # below one copy of the clips (250 MB): loading them whole would take that alone
+    assert peak < N * 60 * 130 * 4
 
 
 def test_a_statistics_file_from_a_cluster_run_replaces_the_statistics_pass(
