@@ -20,4 +20,5 @@ else:
     from sndiag.ui.server import app_options
 
     warmup.run()  # the first page run's heavy imports, before the server serves
+    warmup.prefill_sample()  # the sample it opens on, decoded into the spectrogram cache
     app = st.App("app.py", **app_options())
