@@ -198,10 +198,18 @@ def _all_finite(X: np.ndarray) -> bool:
                for i in range(0, flat.size, _FINITE_BLOCK))
 
 
-def nonfinite_error(where: str, n_bad: int, first: Sequence[tuple[int, ...]]) -> DataError:
-    """The error for ``n_bad`` NaN/Inf values of ``where``, the first at positions ``first``."""
-    return DataError(f"{where} has {n_bad} NaN/Inf values (first at {list(first)[:3]}); fix the "
-                     "source, or load with nan_policy='zero' to replace them by 0")
+def nonfinite_error(where: str, n_bad: int, first: Sequence[tuple[int, ...]], *,
+                    streamed: bool = False) -> DataError:
+    """The error for ``n_bad`` NaN/Inf values of ``where``, the first at positions ``first``.
+
+    ``streamed``: the values come from a file read a chunk at a time, which is used as it is
+    (no replacement on the fly), so the only fix named is the source's.
+    """
+    fix = ("fix the source file: a file read in chunks is used as it is, so NaN/Inf cannot be "
+           "replaced there (a dataset that fits in memory can be loaded with nan_policy='zero', "
+           "or uploaded on the Data page with NaN / Inf 'replace by 0')" if streamed
+           else "fix the source, or load with nan_policy='zero' to replace them by 0")
+    return DataError(f"{where} has {n_bad} NaN/Inf values (first at {list(first)[:3]}); {fix}")
 
 
 def check_images(X: Any, *, where: str = "X", expected_shape: tuple[int, int] | None = None,

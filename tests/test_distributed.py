@@ -187,8 +187,10 @@ def test_stats_file_reports_nan_with_the_clip(tmp_path):
     X = np.ones((40, 60, 130), np.float32)
     X[33, 2, 3] = np.nan
     np.save(tmp_path / "n.npy", X)
-    with pytest.raises(DataError, match=r"n.npy: X has 1 NaN/Inf values \(first at \[\(33, 2, 3\)\]\)"):
+    with pytest.raises(DataError, match=r"n.npy: X has 1 NaN/Inf values \(first at \[\(33, 2, 3\)\]\)"
+                       r"; fix the source file: a file read in chunks is used as it is") as err:
         stats_file(tmp_path / "n.npy", chunk_size=16)
+    assert "or load with nan_policy" not in str(err.value)  # no fix this path cannot apply
 
 
 # -- chunked extraction and resuming ------------------------------------------------------------

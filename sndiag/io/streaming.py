@@ -495,7 +495,7 @@ class ArrayFile:
             if len(first) < 3:
                 first += [(int(p[0]) + s, int(p[1]), int(p[2])) for p in np.argwhere(bad)[:3]]
             s += chunk.shape[0]
-        raise nonfinite_error(f"{self.reader.path.name}: X", n_bad, first)
+        raise nonfinite_error(f"{self.reader.path.name}: X", n_bad, first, streamed=True)
 
 
 def open_array_file(path: str | os.PathLike[str], *, chunk_size: int = 512,
