@@ -402,7 +402,7 @@ def compare(
              "of those splits only).")] = None,
     classifier: Annotated[str, typer.Option(
         help="ridge (closed form, default), logreg (to convergence; slow on raw power), mlp "
-             "(per-epoch curves) or cnn (a small CNN, PyTorch: pip install 'sndiag[cnn]'; by "
+             "(per-epoch curves) or cnn (a small CNN, PyTorch: pip install 'sndiag\\[cnn]'; by "
              "default raw, standard, the ridge search's pick and a BatchNorm first layer on one "
              "group split, a few minutes on 3000 clips).")] = "ridge",
     epochs: Annotated[int | None, typer.Option(

@@ -240,3 +240,27 @@ def test_extract_advises_a_grid_that_fits_and_a_group_the_names_carry(tmp_path):
 def test_extract_no_labels_flag_has_no_negated_twin():
     out = sndiag("extract", "--help")
     assert "--no-labels" in out.stdout and "--no-no-labels" not in out.stdout
+
+
+def test_every_help_text_renders_as_written():
+    """Help is rendered as Rich markup: ``'sndiag[cnn]'`` would lose its ``[cnn]`` unescaped."""
+    import typer
+    from rich.text import Text
+
+    from sndiag.cli import app
+
+    root = typer.main.get_command(app)
+    texts = []
+    for command in [root, *root.commands.values()]:
+        texts.append(command.help or "")
+        texts += [p.help for p in command.params if getattr(p, "help", None)]
+    assert len(texts) > 40
+    for text in texts:
+        assert Text.from_markup(text).plain == text.replace("\\[", "["), text
+
+
+def test_compare_help_names_the_extra_to_install():
+    out = sndiag("compare", "--help")
+    assert out.returncode == 0
+    shown = " ".join(out.stdout.replace("│", " ").split())
+    assert "pip install 'sndiag[cnn]'" in shown and "'sndiag[dask]'" in shown
