@@ -32,12 +32,11 @@ RUN apt-get update \
     && mkdir -p /data \
     && chown sndiag:sndiag /data
 COPY --from=build /opt/venv /opt/venv
-# Compile the statistics kernel once (float32/float64, writable and read-only input) so a large
-# dataset's first statistics do not wait ~1 s per array type; the user may add more signatures.
+# Compile the numba code sndiag runs (librosa's, used by db and PCEN, and the statistics kernel
+# for float32/float64, writable and read-only input) into the image's cache, so the first
+# comparison or PCEN does not wait ~10 s for it; the user may add more signatures.
 ENV NUMBA_CACHE_DIR=/opt/numba-cache
-RUN /opt/venv/bin/python -c "import numpy as np; from sndiag._kernels import chunk_moments; \
-x = np.ones((8, 7800), np.float32); [chunk_moments(a) for a in (x, x.astype(np.float64))]; \
-x.flags.writeable = False; chunk_moments(x)" \
+RUN /opt/venv/bin/python -m sndiag.precompile \
     && chown -R 10001:10001 /opt/numba-cache
 WORKDIR /app
 COPY --chown=sndiag:sndiag app.py ./

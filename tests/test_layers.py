@@ -26,7 +26,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
      "sndiag.io.labels", "sndiag.io.arrays", "sndiag.io.feature_cache", "sndiag.io.patterns"),
     ("sndiag.io.streaming", "sndiag.io.clips", "sndiag.masks", "sndiag.scalers"),
     ("sndiag.io.dispatch", "sndiag.io.uploads", "sndiag.effects", "sndiag.experiment",
-     "sndiag.export", "sndiag.demo", "sndiag.store", "sndiag.auth"),
+     "sndiag.export", "sndiag.demo", "sndiag.store", "sndiag.auth", "sndiag.precompile"),
     ("sndiag.distributed", "sndiag.figures", "sndiag.report"),
     ("sndiag.cli",),
     ("sndiag.ui",),

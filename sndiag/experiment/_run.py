@@ -123,8 +123,9 @@ def _constant(X: np.ndarray) -> bool:
     scalers' zero scales: 1e-30 relative to max(1, max|X|))."""
     if X.shape[0] < 2:
         return True
-    spread = float(np.max(np.max(X, axis=0).astype(np.float64) - np.min(X, axis=0)))
-    scale = max(1.0, float(np.max(np.abs(X))))
+    hi, lo = np.max(X, axis=0), np.min(X, axis=0)  # max|X| from these: no copy of the clips
+    spread = float(np.max(hi.astype(np.float64) - lo))
+    scale = max(1.0, float(np.max(hi)), -float(np.min(lo)))
     return not spread > 1e-30 * scale
 
 
