@@ -645,3 +645,35 @@ def test_masks_are_screened_on_the_best_unmasked_pipelines_only():
     assert {"none", "standard"} <= {c.scaler for c in masked}
     assert any("masked variants of the others were not fitted" in n for n in res.notes)
     assert res.search["fitted"] < res.search["candidates"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_drop_constant_keeps_the_features_variance_threshold_keeps(dtype) -> None:
+    """The fold's constant-feature filter selects exactly what ``VarianceThreshold(0.0)`` does,
+    for spreads down to subnormal values, huge values, and columns with NaNs."""
+    import warnings
+
+    from sklearn.feature_selection import VarianceThreshold
+
+    from sndiag.experiment._fit import _DropConstant
+
+    rng = np.random.default_rng(0)
+    tiny = np.finfo(np.float32).smallest_subnormal
+    X = rng.gamma(0.5, 1.0, size=(40, 12)).astype(dtype)
+    X[:, 1] = 3.0                                   # constant
+    X[:, 2] = 0.0                                   # silent
+    X[:, 3] = 0.0
+    X[7, 3] = tiny                                  # one subnormal value: varies
+    X[:, 4] = np.float32(3e38)                      # huge constant
+    X[:5, 5] = np.float32(-3e38)                    # huge spread
+    X[:, 6] = np.nan                                # all NaN
+    X[::3, 7] = np.nan                              # NaNs among varying values
+    X[:, 8] = 2.0
+    X[::2, 8] = np.nan                              # NaNs among one constant value
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = VarianceThreshold(0.0).fit(X).get_support()
+    step = _DropConstant().fit(X)
+    assert np.array_equal(step.get_support(), expected)
+    assert expected.tolist()[:9] == [True, False, False, True, False, True, False, True, False]
+    assert step.transform(X).shape == (40, int(expected.sum())) and not step.all_constant_

@@ -12,11 +12,12 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_selection import VarianceThreshold
+from sklearn.feature_selection import SelectorMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sndiag.errors import ParameterError
 from sndiag.experiment._ridge import ALPHAS, RidgeDualClassifier
@@ -70,24 +71,41 @@ def _make_classifier(name: str, *, random_state: int, shape: tuple[int, int],
     raise ParameterError(f"classifier={name!r} is unknown; use one of {list(CLASSIFIERS)}")
 
 
-class _DropConstant(VarianceThreshold):
-    """``VarianceThreshold(0.0)``, except that when every feature is constant one is kept
-    (``all_constant_``): the classifier then answers the most frequent class instead of the fit
-    failing ("No feature in X meets the variance threshold")."""
+class _DropConstant(SelectorMixin, BaseEstimator):
+    """Drop the features constant on the training data: ``VarianceThreshold(0.0)``'s selection,
+    read off the per-feature maximum and minimum of the data as given (float32 here) instead of
+    float64 variances, so a fold costs no float64 copies of its clips.
+
+    The features kept are the same: a feature varies iff its maximum exceeds its minimum, and
+    then its float64 variance is positive too (the smallest nonzero spread of float32 values,
+    squared, is far above float64's smallest number). NaNs are ignored as ``nanvar`` ignores them.
+    When every feature is constant one is kept (``all_constant_``): the classifier then answers
+    the most frequent class instead of the fit failing.
+    """
 
     def fit(self, X: Any, y: Any = None) -> _DropConstant:
-        try:
-            super().fit(X, y)
-        except ValueError as exc:
-            if "variance threshold" not in str(exc) or np.shape(X)[1] == 0:
-                raise
-            self.n_features_in_ = int(np.shape(X)[1])
-            self.variances_ = np.zeros(self.n_features_in_)
-            self.variances_[0] = np.inf  # keep one (constant) feature
-            self.all_constant_ = True
-        else:
-            self.all_constant_ = False
+        X = validate_data(self, X, dtype=[np.float32, np.float64], ensure_all_finite="allow-nan")
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"cannot select features of data of shape {X.shape}")
+        hi, lo = X.max(axis=0), X.min(axis=0)
+        if np.isnan(hi).any():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: dropped
+                hi, lo = np.nanmax(X, axis=0), np.nanmin(X, axis=0)
+        self.varies_ = hi > lo
+        self.all_constant_ = not self.varies_.any()
+        if self.all_constant_:
+            self.varies_[0] = True  # keep one (constant) feature
         return self
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # as VarianceThreshold: transform passes NaNs through
+        return tags
+
+    def _get_support_mask(self) -> np.ndarray:
+        check_is_fitted(self, "varies_")
+        return self.varies_
 
 
 def _build_pipeline(scaler: BaseEstimator | Literal["passthrough"],
@@ -96,7 +114,7 @@ def _build_pipeline(scaler: BaseEstimator | Literal["passthrough"],
     # L2 penalty and a free intercept their optimal weight is exactly 0, so this changes nothing
     # but the time (22-55% fewer features on FSDD's speaker-independent folds).
     return Pipeline([("scaler", scaler), ("float32", _AsFloat32()),
-                     ("drop_constant", _DropConstant(0.0)), ("clf", classifier)])
+                     ("drop_constant", _DropConstant()), ("clf", classifier)])
 
 
 def _finite_or_nan(v: float) -> float:

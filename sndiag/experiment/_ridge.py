@@ -149,7 +149,7 @@ class RidgeDualClassifier(ClassifierMixin, BaseEstimator):
             scores = {a: [] for a in alphas}
             for tr, va in folds:
                 Yt = Y[tr] - Y[tr].mean(axis=0)
-                Kt = K[np.ix_(tr, tr)]
+                Kt = K[np.ix_(tr, tr)].astype(np.float32)  # _solve's float32, once per fold
                 Kv = K[np.ix_(va, tr)]
                 for a in alphas:
                     A = _solve(Kt, Yt, a * tr.size)

@@ -314,7 +314,9 @@ class _AffineScaler(_ImageScaler):
         check_is_fitted(self)
         X2, _, out_shape = _as_2d(self, X, reset=False, stateful=True)
         off, sc = self._flat_maps()
-        Z = (X2.astype(np.float64) - off) / sc
+        Z = X2.astype(np.float64)  # one float64 copy, scaled in place
+        Z -= off
+        Z /= sc
         return Z.astype(X2.dtype, copy=False).reshape(out_shape)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
@@ -322,7 +324,9 @@ class _AffineScaler(_ImageScaler):
         check_is_fitted(self)
         X2, _, out_shape = _as_2d(self, X, reset=False, stateful=True)
         off, sc = self._flat_maps()
-        Z = X2.astype(np.float64) * sc + off
+        Z = X2.astype(np.float64)
+        Z *= sc
+        Z += off
         return Z.astype(X2.dtype, copy=False).reshape(out_shape)
 
     def gain_map(self, X: Any = None) -> np.ndarray:

@@ -122,9 +122,9 @@ def test_a_fold_where_every_feature_is_constant_scores_the_majority() -> None:
     class, with a note, instead of failing the whole run."""
     from sndiag.experiment._fit import _DropConstant
 
-    step = _DropConstant(0.0).fit(np.ones((5, 3)))
+    step = _DropConstant().fit(np.ones((5, 3)))
     assert step.all_constant_ and step.transform(np.ones((2, 3))).shape == (2, 1)
-    assert not _DropConstant(0.0).fit(np.eye(3)).all_constant_
+    assert not _DropConstant().fit(np.eye(3)).all_constant_
 
 
 # -- the CLI ------------------------------------------------------------------------------------
