@@ -85,8 +85,6 @@ class _DropConstant(SelectorMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> _DropConstant:
         X = validate_data(self, X, dtype=[np.float32, np.float64], ensure_all_finite="allow-nan")
-        if X.shape[0] == 0 or X.shape[1] == 0:
-            raise ValueError(f"cannot select features of data of shape {X.shape}")
         hi, lo = X.max(axis=0), X.min(axis=0)
         if np.isnan(hi).any():
             with warnings.catch_warnings():
