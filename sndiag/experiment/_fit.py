@@ -84,11 +84,14 @@ class _DropConstant(SelectorMixin, BaseEstimator):
     """
 
     def fit(self, X: Any, y: Any = None) -> _DropConstant:
-        X = validate_data(self, X, dtype=[np.float32, np.float64], ensure_all_finite="allow-nan")
-        hi, lo = X.max(axis=0), X.min(axis=0)
-        if np.isnan(hi).any():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: dropped
+        with np.errstate(invalid="ignore", over="ignore"), warnings.catch_warnings():
+            # spurious: the finiteness check sums the values (+/-3e38 overflow to inf - inf, then
+            # checks one by one), and NaNs are handled below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            X = validate_data(self, X, dtype=[np.float32, np.float64],
+                              ensure_all_finite="allow-nan")
+            hi, lo = X.max(axis=0), X.min(axis=0)
+            if np.isnan(hi).any():  # ignore NaNs as nanvar does (all-NaN columns: dropped)
                 hi, lo = np.nanmax(X, axis=0), np.nanmin(X, axis=0)
         self.varies_ = hi > lo
         self.all_constant_ = not self.varies_.any()
